@@ -1,0 +1,3 @@
+from omnigw.cli import main
+
+raise SystemExit(main())

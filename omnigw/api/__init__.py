@@ -1,0 +1,1 @@
+"""The control API: aiohttp app, authentication, error format, OpenAPI, route registration."""

@@ -1,0 +1,245 @@
+"""The `omnigw` command: run, check-config, db, user, apikey."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+from omnigw import __version__
+from omnigw.config import Config, ConfigError, load_config
+from omnigw.errors import OmnigwError
+from omnigw.identity.permissions import ALL_PERMISSIONS
+from omnigw.identity.service import IdentityService
+from omnigw.store.base import utcnow
+from omnigw.store.engine import session_factory
+
+DEFAULT_CONFIG = Path("config/omnigw.yaml")
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(Path(args.config))
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    """From stdin (--password-stdin), OMNIGW_PASSWORD, or an interactive prompt twice."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if "OMNIGW_PASSWORD" in os.environ:
+        return os.environ["OMNIGW_PASSWORD"]
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise OmnigwError("passwords differ")
+    return first
+
+
+def _with_identity(
+    args: argparse.Namespace, action: Callable[[IdentityService], Awaitable[None]]
+) -> int:
+    from omnigw.daemon import identity_service, store_engine
+    from omnigw.store.migrate import is_current
+
+    cfg = _config(args)
+
+    async def main() -> None:
+        engine = store_engine(cfg)
+        try:
+            if not await is_current(engine):
+                raise OmnigwError("the store schema is not current: run `omnigw db upgrade`")
+            identity = identity_service(cfg, session_factory(engine))
+            await identity.ensure_builtin_roles()
+            await action(identity)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from omnigw.daemon import run
+
+    return run(Path(args.config))
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    print(f"{args.config}: ok (store {cfg.store.url or 'sqlite in ' + str(cfg.state_dir)})")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from omnigw.store.migrate import upgrade
+
+    cfg = _config(args)
+    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(cfg.store_url(), args.revision)
+    print(f"store at revision {args.revision}")
+    return 0
+
+
+def cmd_db_current(args: argparse.Namespace) -> int:
+    from omnigw.daemon import store_engine
+    from omnigw.store.migrate import current_revisions, head_revisions
+
+    cfg = _config(args)
+
+    async def main() -> set[str]:
+        engine = store_engine(cfg)
+        try:
+            return await current_revisions(engine)
+        finally:
+            await engine.dispose()
+
+    current = asyncio.run(main())
+    heads = head_revisions(cfg.store_url())
+    state = "current" if current == heads else f"behind (head {', '.join(sorted(heads))})"
+    print(f"{', '.join(sorted(current)) or 'empty'}: {state}")
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    password = _read_password(args)
+
+    async def action(identity: IdentityService) -> None:
+        user = await identity.create_user(args.email, password, args.role, args.name)
+        print(f"user {user.email} created with roles {', '.join(user.roles) or '(none)'}")
+
+    return _with_identity(args, action)
+
+
+def cmd_user_passwd(args: argparse.Namespace) -> int:
+    password = _read_password(args)
+
+    async def action(identity: IdentityService) -> None:
+        await identity.set_password(args.email, password)
+        print(f"password of {args.email} changed; its old tokens are revoked")
+
+    return _with_identity(args, action)
+
+
+def cmd_user_role(args: argparse.Namespace) -> int:
+    async def action(identity: IdentityService) -> None:
+        user = await identity.set_roles(args.email, args.add, args.remove)
+        print(f"{user.email}: {', '.join(user.roles) or '(no roles)'}")
+
+    return _with_identity(args, action)
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    async def action(identity: IdentityService) -> None:
+        for user in await identity.list_users():
+            flags = " (2FA)" if user.totp_enabled else ""
+            flags += " (disabled)" if user.disabled else ""
+            print(f"{user.email}\t{','.join(user.roles)}{flags}")
+
+    return _with_identity(args, action)
+
+
+def cmd_apikey_create(args: argparse.Namespace) -> int:
+    expires = utcnow() + timedelta(days=args.expires_days) if args.expires_days else None
+
+    async def action(identity: IdentityService) -> None:
+        info, key = await identity.create_api_key(
+            args.user, args.name, args.permission or None, expires
+        )
+        print(f"API key {info.key_id} for {info.owner} ({', '.join(info.permissions)})")
+        print(f"Key (shown only now): {key}")
+
+    return _with_identity(args, action)
+
+
+def cmd_apikey_revoke(args: argparse.Namespace) -> int:
+    async def action(identity: IdentityService) -> None:
+        info = await identity.revoke_api_key(args.key_id)
+        print(f"API key {info.key_id} revoked")
+
+    return _with_identity(args, action)
+
+
+def cmd_apikey_list(args: argparse.Namespace) -> int:
+    async def action(identity: IdentityService) -> None:
+        for k in await identity.list_api_keys():
+            state = "revoked" if k.revoked_at else "active"
+            if k.expires_at and k.expires_at <= utcnow():
+                state = "expired"
+            print(f"{k.masked}\t{k.owner}\t{k.name}\t{state}\t{','.join(k.permissions)}")
+
+    return _with_identity(args, action)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="omnigw", description="omnigw telecom gateway")
+    parser.add_argument("--version", action="version", version=f"omnigw {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=str(DEFAULT_CONFIG), help="YAML config file")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("run", parents=[common], help="run the daemon").set_defaults(func=cmd_run)
+    sub.add_parser(
+        "check-config", parents=[common], help="validate the config (exit 0/1)"
+    ).set_defaults(func=cmd_check_config)
+
+    db = sub.add_parser("db", help="store migrations").add_subparsers(dest="db", required=True)
+    up = db.add_parser("upgrade", parents=[common], help="migrate the store to the newest schema")
+    up.add_argument("--revision", default="head")
+    up.set_defaults(func=cmd_db_upgrade)
+    db.add_parser(
+        "current", parents=[common], help="show the store's schema revision"
+    ).set_defaults(func=cmd_db_current)
+
+    user = sub.add_parser("user", help="users").add_subparsers(dest="user", required=True)
+    add = user.add_parser("add", parents=[common], help="create a user")
+    add.add_argument("email")
+    add.add_argument("--role", action="append", default=[], help="repeat for several")
+    add.add_argument("--name", default="")
+    add.add_argument("--password-stdin", action="store_true")
+    add.set_defaults(func=cmd_user_add)
+    passwd = user.add_parser("passwd", parents=[common], help="set a user's password")
+    passwd.add_argument("email")
+    passwd.add_argument("--password-stdin", action="store_true")
+    passwd.set_defaults(func=cmd_user_passwd)
+    role = user.add_parser("role", parents=[common], help="add or remove roles")
+    role.add_argument("email")
+    role.add_argument("--add", action="append", default=[])
+    role.add_argument("--remove", action="append", default=[])
+    role.set_defaults(func=cmd_user_role)
+    user.add_parser("list", parents=[common], help="list users").set_defaults(func=cmd_user_list)
+
+    apikey = sub.add_parser("apikey", help="API keys").add_subparsers(dest="apikey", required=True)
+    create = apikey.add_parser("create", parents=[common], help="create an API key (shown once)")
+    create.add_argument("--user", required=True, help="owner's email")
+    create.add_argument("--name", required=True)
+    create.add_argument(
+        "--permission",
+        action="append",
+        choices=sorted(ALL_PERMISSIONS),
+        help="repeat for several; default: all of the owner's",
+    )
+    create.add_argument("--expires-days", type=int, default=0)
+    create.set_defaults(func=cmd_apikey_create)
+    revoke = apikey.add_parser("revoke", parents=[common], help="revoke an API key")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(func=cmd_apikey_revoke)
+    apikey.add_parser("list", parents=[common], help="list API keys, masked").set_defaults(
+        func=cmd_apikey_list
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        print(f"omnigw: {exc}", file=sys.stderr)
+        return 1
+    except OmnigwError as exc:
+        print(f"omnigw: {exc.reason}", file=sys.stderr)
+        return 1
+    return code

@@ -1,0 +1,186 @@
+"""The whole YAML configuration as pydantic models, and the single loader.
+
+Every key has a default, so an empty file is a working lab setup: SQLite in a
+local state directory, loopback binds, the embedded charging backend. Unknown
+keys and wrong types are errors that name the path to the bad key.
+"""
+
+from __future__ import annotations
+
+import os
+from ipaddress import IPv4Address, IPv6Address
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+)
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+Port = Annotated[int, Field(ge=1, le=65535)]
+BindAddress = IPv4Address | IPv6Address
+
+
+class ConfigError(Exception):
+    """The configuration could not be loaded; the message names every bad key."""
+
+
+def _resolve_secret(value: Any) -> Any:
+    """Accept a secret inline, or as `{env: NAME}` / `{file: PATH}` so it stays out of the YAML."""
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"env"}:
+        name = str(value["env"])
+        if name not in os.environ:
+            raise ValueError(f"environment variable {name} is not set")
+        return os.environ[name]
+    if set(value) == {"file"}:
+        path = Path(str(value["file"]))
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
+    raise ValueError("a secret is a string, {env: NAME} or {file: PATH}")
+
+
+Secret = Annotated[SecretStr, BeforeValidator(_resolve_secret)]
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LoginThrottle(Section):
+    """Failed logins allowed per (client address, email) within a sliding window."""
+
+    max_failures: int = Field(default=5, ge=1)
+    window_seconds: float = Field(default=300.0, gt=0)
+
+
+class ApiConfig(Section):
+    bind: BindAddress = IPv4Address("127.0.0.1")
+    port: Port = 8080
+    # HS256 signing key for JWTs; generated into the state directory when absent.
+    jwt_secret: Secret | None = None
+    access_token_ttl_seconds: int = Field(default=900, ge=60)
+    refresh_token_ttl_seconds: int = Field(default=7 * 86400, ge=300)
+    login_throttle: LoginThrottle = LoginThrottle()
+    # The first admin, created when the store has no users. Its password comes
+    # from this env var, or is generated and shown once.
+    admin_email: str = "admin@example.com"
+    admin_password_env: str = "OMNIGW_ADMIN_PASSWORD"
+    max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    # How long SIGTERM waits for in-flight requests before closing them.
+    drain_grace_seconds: float = Field(default=10.0, ge=0)
+
+
+class MetricsConfig(Section):
+    enabled: bool = True
+    bind: BindAddress = IPv4Address("127.0.0.1")
+    port: Port = 9464
+    # When set, scrapes must send `Authorization: Bearer <token>`.
+    bearer_token: Secret | None = None
+
+
+class StoreConfig(Section):
+    # SQLAlchemy async URL; default: sqlite+aiosqlite in the state directory.
+    url: str | None = None
+    # Substituted into the URL so the password never sits in the YAML.
+    password: Secret | None = None
+    pool_size: int = Field(default=5, ge=1)
+    echo_sql: bool = False
+
+
+class LogConfig(Section):
+    level: LogLevel = "INFO"
+    format: Literal["json", "text"] = "json"
+    # Per-logger overrides, e.g. {"omnigw.api": "DEBUG"}.
+    levels: dict[str, LogLevel] = Field(default_factory=dict)
+
+
+class CbcConfig(Section):
+    """Cell Broadcast Centre (CBSP, SBc-AP); filled in by the CBC work."""
+
+
+class DiameterConfig(Section):
+    """Diameter Gy server; filled in by the charging-edge work."""
+
+
+class CamelConfig(Section):
+    """CAMEL gsmSCF over M3UA/SCCP/TCAP; filled in by the CAMEL work."""
+
+
+class OcsConfig(Section):
+    """Charging backend; `embedded` needs nothing, `cgrates` needs its JSON-RPC endpoint."""
+
+    backend: Literal["embedded", "cgrates"] = "embedded"
+
+
+class CrmConfig(Section):
+    """CRM core and provisioning hooks; filled in by the CRM work."""
+
+
+def _default_state_dir() -> Path:
+    # systemd's StateDirectory= exports STATE_DIRECTORY; elsewhere use ./var.
+    return Path(os.environ.get("STATE_DIRECTORY", "var"))
+
+
+class Config(Section):
+    state_dir: Path = Field(default_factory=_default_state_dir)
+    api: ApiConfig = ApiConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    store: StoreConfig = StoreConfig()
+    log: LogConfig = LogConfig()
+    cbc: CbcConfig = CbcConfig()
+    diameter: DiameterConfig = DiameterConfig()
+    camel: CamelConfig = CamelConfig()
+    ocs: OcsConfig = OcsConfig()
+    crm: CrmConfig = CrmConfig()
+
+    def store_url(self) -> str:
+        """The database URL with the configured password substituted."""
+        url = self.store.url or f"sqlite+aiosqlite:///{self.state_dir / 'omnigw.db'}"
+        if self.store.password is not None:
+            url = url.replace("{password}", self.store.password.get_secret_value())
+        return url
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"{path}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def parse_config(text: str, source: str = "<string>") -> Config:
+    """Validate YAML text; raise ConfigError naming each bad key."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}:\n{_describe(exc)}") from None
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the config file at `path`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from None
+    return parse_config(text, str(path))

@@ -1,0 +1,73 @@
+"""The metric families shared across services, and the /metrics listener.
+
+Families live in prometheus-client's default registry, which also carries the
+process_* and python_* collectors. Labels are bounded: route templates, never
+raw paths; result classes, never free text.
+"""
+
+from __future__ import annotations
+
+import hmac
+import platform
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.exposition import generate_latest
+
+from omnigw import __version__
+from omnigw.config import MetricsConfig
+
+BUILD_INFO = Gauge(
+    "omnigw_build_info", "omnigw version and Python runtime; always 1", ["version", "python"]
+)
+BUILD_INFO.labels(__version__, platform.python_version()).set(1)
+
+API_REQUESTS = Counter(
+    "omnigw_api_requests_total",
+    "Control API requests by route template, method and HTTP status",
+    ["route", "method", "status"],
+)
+API_LATENCY = Histogram(
+    "omnigw_api_request_duration_seconds",
+    "Control API request handling time by route template and method",
+    ["route", "method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+AUTH_FAILURES = Counter(
+    "omnigw_api_auth_failures_total",
+    "Rejected authentications and authorizations by reason",
+    ["reason"],
+)
+CONFIG_RELOADS = Counter("omnigw_config_reloads_total", "SIGHUP reloads by result", ["result"])
+
+
+class MetricsServer:
+    """Serves the default registry on its own listener so scrapes never queue behind the API."""
+
+    def __init__(self, cfg: MetricsConfig) -> None:
+        self._cfg = cfg
+        self._runner: web.AppRunner | None = None
+
+    async def _scrape(self, request: web.Request) -> web.Response:
+        token = self._cfg.bearer_token
+        if token is not None:
+            sent = request.headers.get("Authorization", "")
+            expected = f"Bearer {token.get_secret_value()}"
+            if not hmac.compare_digest(sent.encode(), expected.encode()):
+                AUTH_FAILURES.labels("metrics_token").inc()
+                raise web.HTTPUnauthorized(text="bearer token required\n")
+        body = generate_latest(REGISTRY)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/metrics", self._scrape)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, str(self._cfg.bind), self._cfg.port)
+        await site.start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
