@@ -73,6 +73,9 @@ class ApiConfig(Section):
     access_token_ttl_seconds: int = Field(default=900, ge=60)
     refresh_token_ttl_seconds: int = Field(default=7 * 86400, ge=300)
     login_throttle: LoginThrottle = LoginThrottle()
+    # How long a verified credential is trusted without a store read. Changes made
+    # through this instance apply at once; other instances see them after this long.
+    auth_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     # The first admin, created when the store has no users. Its password comes
     # from this env var, or is generated and shown once.
     admin_email: str = "admin@example.com"

@@ -56,7 +56,7 @@ def identity_service(cfg: Config, sessions: SessionFactory) -> IdentityService:
     throttle = LoginThrottle(
         cfg.api.login_throttle.max_failures, cfg.api.login_throttle.window_seconds
     )
-    return IdentityService(sessions, token_issuer(cfg), throttle)
+    return IdentityService(sessions, token_issuer(cfg), throttle, cfg.api.auth_cache_seconds)
 
 
 def _announce_admin_password(cfg: Config, password: str) -> None:
@@ -171,6 +171,8 @@ class Daemon:
             identity = self._context.identity
             identity.throttle.max_failures = new.api.login_throttle.max_failures
             identity.throttle.window = new.api.login_throttle.window_seconds
+            identity.cache.ttl = new.api.auth_cache_seconds
+            identity.cache.clear()
             identity.tokens.set_ttls(
                 new.api.access_token_ttl_seconds, new.api.refresh_token_ttl_seconds
             )

@@ -102,11 +102,13 @@ def configure(cfg: LogConfig) -> None:
     root.setLevel(cfg.level)
     # Forget earlier per-logger overrides so a reload can remove one.
     for name in list(logging.root.manager.loggerDict):
-        if name.startswith(("omnigw", "aiohttp", "sqlalchemy", "alembic")):
+        if name.startswith(("omnigw", "aiohttp", "sqlalchemy", "alembic", "aiosqlite")):
             logging.getLogger(name).setLevel(logging.NOTSET)
     # Library chatter stays out unless asked for per logger; SQL is never logged at INFO
     # by default because statement parameters can carry password hashes.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+    # aiosqlite logs every statement with its parameters at DEBUG, TOTP secrets included.
+    for noisy in ("sqlalchemy", "aiosqlite"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     for name, level in cfg.levels.items():
         logging.getLogger(name).setLevel(level)

@@ -4,7 +4,7 @@
 # and the tests that need those peers report themselves as not run.
 set -eu
 # package:command pairs
-peers="postgresql:/usr/lib/postgresql/15/bin/initdb tshark:tshark osmo-bsc:osmo-bsc freediameter:freeDiameterd"
+peers="postgresql:/usr/lib/postgresql/15/bin/initdb tshark:tshark osmo-bsc:osmo-bsc freediameter:freeDiameterd systemd:systemd-analyze"
 missing=""
 for pair in $peers; do
     pkg=${pair%%:*}

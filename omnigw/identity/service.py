@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -137,13 +138,50 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+class PrincipalCache:
+    """Resolved credentials for a few seconds, so each API call does not cost a store read.
+
+    Every identity change made by this process clears it at once; `ttl` bounds
+    how long a change made by another instance sharing the store goes unseen.
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, credential: str) -> Principal | None:
+        entry = self._entries.get(_sha256(credential))
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, credential: str, who: Principal, valid_for: float) -> None:
+        """Remember `who` for the TTL, or less when the credential itself expires sooner."""
+        keep = min(self.ttl, valid_for)
+        if keep <= 0:
+            return
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[_sha256(credential)] = (time.monotonic() + keep, who)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
 class IdentityService:
     def __init__(
-        self, sessions: SessionFactory, tokens: TokenIssuer, throttle: LoginThrottle
+        self,
+        sessions: SessionFactory,
+        tokens: TokenIssuer,
+        throttle: LoginThrottle,
+        cache_ttl: float = 5.0,
     ) -> None:
         self._sessions = sessions
         self.tokens = tokens
         self.throttle = throttle
+        self.cache = PrincipalCache(cache_ttl)
 
     # --- helpers -----------------------------------------------------------------
 
@@ -231,6 +269,7 @@ class IdentityService:
             user = await self._require_user(session, email)
             user.password_hash = password_hash
             user.token_version += 1  # every earlier token stops working
+        self.cache.clear()
         log.info("password changed", extra={"user": email})
 
     async def set_roles(
@@ -244,6 +283,7 @@ class IdentityService:
             for name in remove:
                 current.pop(name, None)
             user.roles = list(current.values())
+            self.cache.clear()
             log.info("roles changed", extra={"user": email, "roles": sorted(current)})
             return _user_info(user)
 
@@ -318,8 +358,12 @@ class IdentityService:
             user = await session.get(User, user_id)
             if user is not None:
                 user.token_version += 1
+        self.cache.clear()
 
     async def from_access_token(self, token: str) -> Principal:
+        cached = self.cache.get(token)
+        if cached is not None:
+            return cached
         try:
             claims = self.tokens.verify(token, "access")
         except InvalidToken as exc:
@@ -328,7 +372,9 @@ class IdentityService:
             user = await session.get(User, claims.user_id)
             if user is None or user.disabled or user.token_version != claims.version:
                 raise Unauthenticated("token revoked", "bad_token")
-            return _principal(user)
+            who = _principal(user)
+        self.cache.put(token, who, claims.expires_at - time.time())
+        return who
 
     # --- API keys -------------------------------------------------------------------
 
@@ -390,10 +436,14 @@ class IdentityService:
                 raise NotFound(f"no API key {key_id}")
             if key.revoked_at is None:
                 key.revoked_at = utcnow()
+                self.cache.clear()
                 log.info("api key revoked", extra={"key_id": key_id})
             return _key_info(key)
 
     async def from_api_key(self, raw: str) -> Principal:
+        cached = self.cache.get(raw)
+        if cached is not None:
+            return cached
         prefix, _, rest = raw.partition("_")
         key_id, _, secret = rest.partition(".")
         if prefix != API_KEY_PREFIX or not key_id or not secret:
@@ -410,8 +460,14 @@ class IdentityService:
                 raise Unauthenticated("API key expired", "expired_api_key")
             if key.user.disabled:
                 raise Unauthenticated("API key owner is disabled", "disabled")
+            # Written when the cache misses, so at most once per TTL per key.
             key.last_used_at = utcnow()
-            return _principal(key.user, key)
+            who = _principal(key.user, key)
+            valid_for = (
+                (key.expires_at - utcnow()).total_seconds() if key.expires_at else self.cache.ttl
+            )
+        self.cache.put(raw, who, valid_for)
+        return who
 
     # --- TOTP second factor ---------------------------------------------------------
 

@@ -8,6 +8,10 @@ from collections.abc import Callable
 
 
 class LoginThrottle:
+    # Past this many tracked keys, expired ones are swept so a spray of emails
+    # cannot grow the table without bound.
+    SWEEP_AT = 10_000
+
     def __init__(
         self, max_failures: int, window: float, clock: Callable[[], float] = time.monotonic
     ) -> None:
@@ -36,6 +40,9 @@ class LoginThrottle:
 
     def failed(self, client: str, email: str) -> None:
         key = (client, email.lower())
+        if len(self._failures) >= self.SWEEP_AT:
+            for stale in list(self._failures):
+                self._recent(stale)
         self._recent(key)
         self._failures.setdefault(key, deque()).append(self._clock())
 

@@ -1,0 +1,1 @@
+"""Compact CRM core with an OmniCRM-compatible API."""

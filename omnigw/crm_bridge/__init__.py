@@ -1,0 +1,1 @@
+"""Provisioning hooks and subscriber-to-account resolution between the CRM and the OCS."""

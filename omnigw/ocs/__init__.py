@@ -1,0 +1,1 @@
+"""Online charging backends: CGRateS over JSON-RPC, and the embedded lab backend."""

@@ -1,0 +1,61 @@
+"""The /metrics listener: build info, process metrics, API families, optional bearer token."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from omnigw.config import MetricsConfig
+from omnigw.metrics import MetricsServer
+from tests.support.api import PASSWORD, Api, sqlite_store_url
+from tests.support.ports import free_port
+
+store_url = pytest.fixture(sqlite_store_url)
+
+
+async def _scrape(port: int, token: str | None = None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient() as client:
+        return await client.get(f"http://127.0.0.1:{port}/metrics", headers=headers)
+
+
+async def test_families_follow_conventions(api: Api) -> None:
+    await api.client.get("/healthz")
+    await api.client.get("/api/v1/apikeys/anything-here")  # 405/404 land on bounded labels
+    await api.client.post("/crm/auth/login", json={"email": "noc@x.org", "password": "nope-nope!"})
+    await api.client.get("/api/v1/users", headers=api.auth("noc"))
+    port = free_port()
+    server = MetricsServer(MetricsConfig(port=port))
+    await server.start()
+    try:
+        text = (await _scrape(port)).text
+    finally:
+        await server.stop()
+    assert 'omnigw_build_info{python="' in text
+    assert "process_resident_memory_bytes" in text and "process_cpu_seconds_total" in text
+    assert 'omnigw_api_requests_total{method="GET",route="/healthz",status="200"}' in text
+    assert (
+        'omnigw_api_request_duration_seconds_bucket{le="0.005",method="GET",route="/healthz"}'
+        in text
+    )
+    assert 'omnigw_api_auth_failures_total{reason="bad_password"}' in text
+    assert 'omnigw_api_auth_failures_total{reason="forbidden"}' in text
+    # Unmatched paths never become label values.
+    assert "anything-here" not in text
+    for line in text.splitlines():
+        if line.startswith("# TYPE omnigw_") and line.endswith(" counter"):
+            assert line.split()[2].endswith("_total"), line
+    assert PASSWORD not in text
+
+
+async def test_bearer_token_guards_the_scrape_when_configured() -> None:
+    port = free_port()
+    server = MetricsServer(MetricsConfig(port=port, bearer_token=SecretStr("scrape-me")))
+    await server.start()
+    try:
+        assert (await _scrape(port)).status_code == 401
+        assert (await _scrape(port, "wrong")).status_code == 401
+        assert (await _scrape(port, "scrape-me")).status_code == 200
+    finally:
+        await server.stop()
