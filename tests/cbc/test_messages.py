@@ -106,7 +106,7 @@ def test_ucs2_41_per_page_big_endian() -> None:
 
 def test_limits_are_exact_in_the_error() -> None:
     assert len(encode_text("x" * 1395).pages) == 15
-    with pytest.raises(MessageError, match="at most 15 .*1395 GSM 7-bit"):
+    with pytest.raises(MessageError, match=r"at most 15 .*1395 GSM 7-bit"):
         encode_text("x" * 1396)
     assert len(encode_text("Ж" * 615).pages) == 15
     with pytest.raises(MessageError, match="615 UCS2"):
