@@ -109,8 +109,49 @@ class LogConfig(Section):
     levels: dict[str, LogLevel] = Field(default_factory=dict)
 
 
+class CbspSettings(Section):
+    """CBSP (TS 48.049) listener and timers."""
+
+    bind: BindAddress = IPv4Address("127.0.0.1")
+    port: Port = 48049
+    keepalive_seconds: float = Field(default=30.0, gt=0)
+    keepalive_timeout_seconds: float = Field(default=10.0, gt=0)
+    reset_timeout_seconds: float = Field(default=10.0, gt=0)
+    answer_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1)
+    reconnect_max_seconds: float = Field(default=30.0, gt=0)
+
+
+class CbcPeer(Section):
+    """A BSC. `server`: it connects to our CBSP port from `address`; `client`: we connect."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    protocol: Literal["cbsp"] = "cbsp"
+    mode: Literal["server", "client"] = "server"
+    address: BindAddress
+    port: Port = 48049
+    # CGIs ("mcc-mnc-lac-ci") this BSC serves; empty: send it every cell target.
+    cells: list[str] = Field(default_factory=list)
+
+
+class InventoryCell(Section):
+    """One cell of the inventory that named areas and polygons resolve to."""
+
+    cgi: str = Field(pattern=r"^\d{3}-\d{2,3}-\d{1,5}-\d{1,5}$")
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    azimuth: float | None = Field(default=None, ge=0, lt=360)
+
+
 class CbcConfig(Section):
-    """Cell Broadcast Centre (CBSP, SBc-AP); filled in by the CBC work."""
+    """Cell Broadcast Centre: peers, timers, defaults, cell inventory and named areas."""
+
+    cbsp: CbspSettings = CbspSettings()
+    peers: list[CbcPeer] = Field(default_factory=list)
+    # Repetition period and count when an alert does not say.
+    default_repetition_seconds: int = Field(default=60, ge=2, le=7700)
+    cells: list[InventoryCell] = Field(default_factory=list)
+    areas: dict[str, list[str]] = Field(default_factory=dict)  # name -> CGIs
 
 
 class DiameterConfig(Section):

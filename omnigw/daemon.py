@@ -20,6 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from omnigw import __version__, logs
 from omnigw.api.app import ApiServer, build_app
 from omnigw.api.context import ApiContext
+from omnigw.cbc import api as cbc_api
+from omnigw.cbc.areas import Areas
+from omnigw.cbc.service import CbcService
 from omnigw.config import Config, ConfigError, load_config
 from omnigw.identity.service import IdentityService
 from omnigw.identity.throttle import LoginThrottle
@@ -94,6 +97,7 @@ class Daemon:
         self._api: ApiServer | None = None
         self._metrics: MetricsServer | None = None
         self._context: ApiContext | None = None
+        self.cbc: CbcService | None = None
         self._reload_lock = asyncio.Lock()
 
     @property
@@ -129,12 +133,16 @@ class Daemon:
         )
         if generated is not None:
             _announce_admin_password(cfg, generated)
+        sessions = session_factory(self._engine)
+        self.cbc = CbcService(cfg.cbc, sessions)
+        await self.cbc.start()
         self._context = ApiContext(
             identity=identity, settings=cfg.api, readiness={"store": self._store_ready}
         )
-        self._api = ApiServer(
-            build_app(self._context), str(cfg.api.bind), cfg.api.port, cfg.api.drain_grace_seconds
-        )
+        app = build_app(self._context, [cbc_api.ROUTES])
+        app[cbc_api.SERVICE] = self.cbc
+        app[cbc_api.AREAS] = Areas(cfg.cbc)
+        self._api = ApiServer(app, str(cfg.api.bind), cfg.api.port, cfg.api.drain_grace_seconds)
         await self._api.start()
         if cfg.metrics.enabled:
             self._metrics = MetricsServer(cfg.metrics)
@@ -162,6 +170,7 @@ class Daemon:
                 ("state_dir", old.state_dir, new.state_dir),
                 ("api.jwt_secret", old.api.jwt_secret, new.api.jwt_secret),
                 ("api.max_body_bytes", old.api.max_body_bytes, new.api.max_body_bytes),
+                ("cbc", old.cbc, new.cbc),
             )
             if before != after
         ]
@@ -206,6 +215,8 @@ class Daemon:
             await self._api.stop()
         if self._metrics is not None:
             await self._metrics.stop()
+        if self.cbc is not None:
+            await self.cbc.stop()
         if self._engine is not None:
             await self._engine.dispose()
         log.info("omnigw stopped")

@@ -1,8 +1,9 @@
 """Imports every domain's table module so `Base.metadata` is complete for Alembic."""
 
+from omnigw.cbc import models as cbc_models
 from omnigw.identity import models as identity_models
 from omnigw.store.base import Base
 
 metadata = Base.metadata
 
-__all__ = ["identity_models", "metadata"]
+__all__ = ["cbc_models", "identity_models", "metadata"]

@@ -1,0 +1,417 @@
+"""Alert intake and status over HTTP: the native API and osmo-cbc's ECBE endpoints."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import Field, model_validator
+
+from omnigw.api.middleware import principal
+from omnigw.api.routes import Body, Route, json_response, read_body
+from omnigw.cbc.areas import AreaError, Areas, Target
+from omnigw.cbc.cbsp.codec import Category
+from omnigw.cbc.messages import (
+    AlertClass,
+    Certainty,
+    EncodedText,
+    GeoScope,
+    MessageError,
+    Page,
+    SerialNumber,
+    Urgency,
+)
+from omnigw.cbc.metrics import REJECTED
+from omnigw.cbc.models import Alert
+from omnigw.cbc.service import AlertSpec, CbcService, Text
+from omnigw.errors import Invalid, NotFound
+from omnigw.identity.permissions import Permission
+
+TAG = "alerts"
+SERVICE = web.AppKey("omnigw_cbc", CbcService)
+AREAS = web.AppKey("omnigw_cbc_areas", Areas)
+
+
+class TextIn(Body):
+    language: str | None = Field(default=None, description="ISO 639-1 code")
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class Circle(Body):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    radius_km: float = Field(gt=0, le=1000)
+
+
+class TargetIn(Body):
+    """Exactly one of these."""
+
+    plmn: bool | None = None
+    cells: list[str] | None = Field(default=None, description="CGIs 'mcc-mnc-lac-ci'")
+    lac: list[int] | None = None
+    lai: list[str] | None = Field(default=None, description="'mcc-mnc-lac'")
+    areas: list[str] | None = Field(default=None, description="configured area names")
+    polygon: list[tuple[float, float]] | None = Field(default=None, description="[lat, lon]")
+    circle: Circle | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> TargetIn:
+        given = [k for k, v in self.model_dump().items() if v not in (None, False)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of plmn, cells, lac, lai, areas, polygon, circle")
+        return self
+
+
+class AlertIn(Body):
+    alert_class: AlertClass | None = Field(default=None, alias="class")
+    message_id: int | None = Field(default=None, ge=0, le=65535)
+    severity: Literal["Extreme", "Severe"] = "Extreme"
+    urgency: Urgency = Urgency.IMMEDIATE
+    certainty: Certainty = Certainty.OBSERVED
+    texts: list[TextIn] = Field(default_factory=list, max_length=8)
+    target: TargetIn
+    category: Literal["high_priority", "normal", "background"] | None = None
+    repetition_seconds: int | None = Field(default=None, ge=2, le=7700)
+    broadcasts: int = Field(default=0, ge=0, le=65535, description="0 = until cancelled")
+    expires_at: datetime | None = None
+    duration_seconds: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _class_or_id(self) -> AlertIn:
+        if (self.alert_class is None) == (self.message_id is None):
+            raise ValueError("give exactly one of class, message_id")
+        if self.expires_at is not None and self.duration_seconds is not None:
+            raise ValueError("give at most one of expires_at, duration_seconds")
+        return self
+
+
+class AlertUpdate(Body):
+    texts: list[TextIn] = Field(min_length=1, max_length=8)
+
+
+def resolve_target(areas: Areas, target: TargetIn) -> Target:
+    try:
+        if target.plmn:
+            return areas.plmn()
+        if target.cells is not None:
+            return areas.cells(target.cells)
+        if target.lac is not None:
+            return areas.lacs(target.lac)
+        if target.lai is not None:
+            return areas.lais(target.lai)
+        if target.areas is not None:
+            return areas.named(target.areas)
+        if target.polygon is not None:
+            return areas.polygon(target.polygon)
+        assert target.circle is not None
+        return areas.circle(target.circle.lat, target.circle.lon, target.circle.radius_km)
+    except AreaError as exc:
+        raise Invalid(f"target.{exc}") from None
+
+
+_CATEGORY = {
+    "high_priority": Category.HIGH_PRIORITY,
+    "normal": Category.NORMAL,
+    "background": Category.BACKGROUND,
+}
+
+
+def alert_view(alert: Alert) -> dict[str, Any]:
+    """The status an authority reads: per message, per peer, per cell."""
+    messages = []
+    totals = {"installed": 0, "failed": 0, "killed": 0}
+    for message in alert.messages:
+        peers = []
+        for delivery in message.deliveries:
+            cells = [
+                {
+                    "cell": c.cell,
+                    "state": c.state,
+                    "cause": c.cause,
+                    "broadcasts_completed": c.broadcasts_completed,
+                }
+                for c in delivery.cells
+            ]
+            for c in delivery.cells:
+                totals[c.state] = totals.get(c.state, 0) + 1
+            peers.append(
+                {
+                    "peer": delivery.peer,
+                    "state": delivery.state,
+                    "attempts": delivery.attempts,
+                    "error": delivery.error,
+                    "confirmed_at": delivery.confirmed_at,
+                    "cells": cells,
+                }
+            )
+        serial = SerialNumber(GeoScope(message.geo_scope), message.message_code,
+                              message.update_number)  # fmt: skip
+        messages.append(
+            {
+                "language": message.language,
+                "text": message.text,
+                "message_id": message.message_identifier,
+                "serial_number": serial.encode(),
+                "geo_scope": GeoScope(message.geo_scope).name.lower(),
+                "message_code": message.message_code,
+                "update_number": message.update_number,
+                "dcs": message.dcs,
+                "pages": len(message.pages),
+                "peers": peers,
+            }
+        )
+    return {
+        "id": alert.id,
+        "state": alert.state,
+        "source": alert.source,
+        "reference": alert.external_ref,
+        "class": alert.alert_class,
+        "priority": alert.priority,
+        "submitted_by": alert.submitted_by,
+        "created_at": alert.created_at,
+        "updated_at": alert.updated_at,
+        "expires_at": alert.expires_at,
+        "ended_at": alert.ended_at,
+        "delivered_at": alert.completed_at,
+        "cells": totals,
+        "messages": messages,
+    }
+
+
+async def _rejecting(source: str, coro: Any) -> Any:
+    try:
+        return await coro
+    except (Invalid, MessageError) as exc:
+        REJECTED.labels(source).inc()
+        raise Invalid(str(exc)) from None
+
+
+async def create(request: web.Request) -> web.Response:
+    try:
+        body = await read_body(request, AlertIn)
+    except Invalid:
+        REJECTED.labels("api").inc()
+        raise
+    areas, service = request.app[AREAS], request.app[SERVICE]
+    expires = body.expires_at
+    if body.duration_seconds is not None:
+        expires = datetime.now(UTC) + timedelta(seconds=body.duration_seconds)
+    if expires is not None and expires.tzinfo is None:
+        raise Invalid("expires_at: give a time zone")
+    spec = AlertSpec(
+        target=resolve_target(areas, body.target),
+        texts=tuple(Text(t.language, t.text) for t in body.texts),
+        alert_class=body.alert_class,
+        identifier=body.message_id,
+        severity=body.severity,
+        urgency=body.urgency,
+        certainty=body.certainty,
+        category=_CATEGORY[body.category] if body.category else None,
+        repetition_seconds=body.repetition_seconds,
+        broadcasts_requested=body.broadcasts,
+        expires_at=expires,
+    )
+    alert_id = await _rejecting("api", service.submit(spec, principal(request).email))
+    return json_response(alert_view(await service.get(alert_id)), status=201)
+
+
+async def get(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    alert_id = request.match_info["alert_id"]
+    view = alert_view(await service.get(alert_id))
+    view["history"] = [
+        {"at": e.at, "what": e.what, "detail": e.detail} for e in await service.history(alert_id)
+    ]
+    return json_response(view)
+
+
+async def listing(request: web.Request) -> web.Response:
+    q = request.query
+    try:
+        limit = min(int(q.get("limit", "50")), 500)
+        offset = int(q.get("offset", "0"))
+    except ValueError:
+        raise Invalid("limit/offset: must be integers") from None
+    state = q.get("state")
+    if state not in (None, "active", "cancelled", "expired"):
+        raise Invalid("state: one of active, cancelled, expired")
+    total, alerts = await request.app[SERVICE].list(state, q.get("source"), limit, offset)
+    data = [
+        {"id": a.id, "state": a.state, "class": a.alert_class, "source": a.source,
+         "created_at": a.created_at, "delivered_at": a.completed_at, "reference": a.external_ref}
+        for a in alerts
+    ]  # fmt: skip
+    return json_response({"total": total, "limit": limit, "offset": offset, "data": data})
+
+
+async def patch(request: web.Request) -> web.Response:
+    body = await read_body(request, AlertUpdate)
+    service = request.app[SERVICE]
+    alert_id = request.match_info["alert_id"]
+    texts = [Text(t.language, t.text) for t in body.texts]
+    await _rejecting("api", service.update(alert_id, texts, principal(request).email))
+    return json_response(alert_view(await service.get(alert_id)))
+
+
+async def cancel(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    alert_id = request.match_info["alert_id"]
+    await service.cancel(alert_id, principal(request).email)
+    return json_response(alert_view(await service.get(alert_id)))
+
+
+# --- osmo-cbc ECBE compatibility ---------------------------------------------------------
+
+
+class EcbeSerialDecoded(Body):
+    geo_scope: Literal["cell_wide_immediate", "plmn_wide", "lac_sac_tac_wide", "cell_wide"]
+    msg_code: int = Field(ge=0, le=1023)
+    update_nr: int = Field(ge=0, le=15)
+
+
+class EcbeSerial(Body):
+    serial_nr_encoded: int | None = Field(default=None, ge=0, le=65535)
+    serial_nr_decoded: EcbeSerialDecoded | None = None
+
+
+class EcbeDecoded(Body):
+    character_set: Literal["gsm", "8bit", "ucs2"] = "gsm"
+    language: str | None = None
+    data_utf8: str = Field(min_length=1)
+
+
+class EcbeEncoded(Body):
+    dcs: int = Field(ge=0, le=255)
+    pages: list[str] = Field(min_length=1, max_length=15)
+
+
+class EcbeEtws(Body):
+    warning_type: int = Field(ge=0, le=127)
+    emergency_user_alert: bool = True
+    popup_on_display: bool = True
+    warning_sec_info: str | None = None
+
+
+class EcbePayload(Body):
+    payload_decoded: EcbeDecoded | None = None
+    payload_encoded: EcbeEncoded | None = None
+    payload_etws: EcbeEtws | None = None
+
+
+class EcbeSmscb(Body):
+    message_id: int = Field(ge=0, le=65535)
+    serial_nr: EcbeSerial
+    payload: EcbePayload
+
+
+class EcbeScope(Body):
+    scope_plmn: dict[str, Any] | None = None
+
+
+class EcbeMessage(Body):
+    cbe_name: str = Field(min_length=1, max_length=64)
+    category: Literal["normal", "high_priority", "background"] = "normal"
+    repetition_period: int = Field(ge=1, le=4095, description="units of 1.883 s")
+    num_of_bcast: int = Field(default=0, ge=0, le=65535)
+    warning_period_sec: int | None = Field(default=None, ge=0)
+    scope: EcbeScope
+    smscb_message: EcbeSmscb
+
+
+_GEO = {"cell_wide_immediate": 0, "plmn_wide": 1, "lac_sac_tac_wide": 2, "cell_wide": 3}
+
+
+def _ecbe_spec(body: EcbeMessage, areas: Areas) -> AlertSpec:
+    sm = body.smscb_message
+    serial_in = sm.serial_nr
+    if serial_in.serial_nr_decoded is not None:
+        d = serial_in.serial_nr_decoded
+        serial = SerialNumber(GeoScope(_GEO[d.geo_scope]), d.msg_code, d.update_nr)
+    elif serial_in.serial_nr_encoded is not None:
+        serial = SerialNumber.decode(serial_in.serial_nr_encoded)
+    else:
+        raise Invalid("smscb_message.serial_nr: give serial_nr_encoded or serial_nr_decoded")
+    payload = sm.payload
+    texts: tuple[Text, ...] = ()
+    encoded = None
+    warning = None
+    if payload.payload_decoded is not None:
+        decoded = payload.payload_decoded
+        texts = (Text(decoded.language, decoded.data_utf8),)
+    elif payload.payload_encoded is not None:
+        raw = payload.payload_encoded
+        pages = []
+        for index, page in enumerate(raw.pages):
+            try:
+                data = bytes.fromhex(page)
+            except ValueError:
+                raise Invalid(f"payload_encoded.pages.{index}: not hex") from None
+            if len(data) > 82:
+                raise Invalid(f"payload_encoded.pages.{index}: more than 82 octets")
+            pages.append(Page(data.ljust(82, b"\0"), len(data)))
+        encoded = EncodedText(raw.dcs, tuple(pages))
+    elif payload.payload_etws is not None:
+        etws = payload.payload_etws
+        warning = (
+            (etws.warning_type << 9)
+            | (int(etws.emergency_user_alert) << 8)
+            | (int(etws.popup_on_display) << 7)
+        )
+    else:
+        raise Invalid("smscb_message.payload: give payload_decoded, _encoded or _etws")
+    if body.scope.scope_plmn is None:
+        raise Invalid("scope: only scope_plmn is supported")
+    return AlertSpec(
+        target=areas.plmn(),
+        texts=texts,
+        identifier=sm.message_id,
+        alert_class=None,
+        category=_CATEGORY[body.category],
+        repetition_seconds=max(2, round(body.repetition_period * 1.883)),
+        broadcasts_requested=body.num_of_bcast,
+        source="ecbe",
+        external_ref=str(sm.message_id),
+        serial=serial,
+        encoded=encoded,
+        warning_type=warning,
+    )
+
+
+async def ecbe_create(request: web.Request) -> web.Response:
+    try:
+        body = await read_body(request, EcbeMessage)
+    except Invalid:
+        REJECTED.labels("ecbe").inc()
+        raise
+    spec = _ecbe_spec(body, request.app[AREAS])
+    await _rejecting("ecbe", request.app[SERVICE].submit(spec, principal(request).email))
+    return web.Response(status=201)
+
+
+async def ecbe_delete(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    alert_id = await service.find_active("ecbe", request.match_info["message_id"])
+    if alert_id is None:
+        raise NotFound(f"no active message {request.match_info['message_id']}")
+    await service.cancel(alert_id, principal(request).email)
+    return web.Response(status=200)
+
+
+ROUTES = [
+    Route("POST", "/api/v1/alerts", create, Permission.ALERT_SUBMIT,
+          "Submit an alert (stored before the answer)", TAG, AlertIn, None, 201),
+    Route("GET", "/api/v1/alerts", listing, Permission.ALERT_READ,
+          "List alerts (filters: state, source; limit, offset)", TAG),
+    Route("GET", "/api/v1/alerts/{alert_id}", get, Permission.ALERT_READ,
+          "An alert with per-peer and per-cell delivery status and history", TAG),
+    Route("PATCH", "/api/v1/alerts/{alert_id}", patch, Permission.ALERT_SUBMIT,
+          "Update an alert's text: same message code, update number + 1", TAG, AlertUpdate),
+    Route("DELETE", "/api/v1/alerts/{alert_id}", cancel, Permission.ALERT_SUBMIT,
+          "Cancel an alert (KILL on every peer)", TAG),
+    Route("POST", "/api/ecbe/v1/message", ecbe_create, Permission.ALERT_SUBMIT,
+          "osmo-cbc ECBE: create a message (201, 409 duplicate, 400 bad input)", "ecbe",
+          EcbeMessage, None, 201),
+    Route("DELETE", "/api/ecbe/v1/message/{message_id}", ecbe_delete, Permission.ALERT_SUBMIT,
+          "osmo-cbc ECBE: delete a message (200, 404 unknown)", "ecbe"),
+]  # fmt: skip

@@ -1,0 +1,166 @@
+"""CBSP link state machine: RESET at link-up, keep-alive, error indications.
+
+Events in, actions out; time lives in the link (timers are named actions).
+Everything that is not link housekeeping is handed up with `Deliver`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from omnigw.cbc.cbsp.codec import (
+    CellList,
+    DecodeError,
+    Discriminator,
+    MsgType,
+    Pdu,
+)
+
+KEEPALIVE = "keepalive"
+KEEPALIVE_ANSWER = "keepalive-answer"
+RESET_ANSWER = "reset-answer"
+
+
+# --- events --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    reset: bool  # send RESET first (no delivery state kept for this peer)
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    pdu: Pdu
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    error: DecodeError
+
+
+@dataclass(frozen=True, slots=True)
+class TimerExpired:
+    name: str
+
+
+Event = Connected | Received | Malformed | TimerExpired
+
+
+# --- actions -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    pdu: Pdu
+
+
+@dataclass(frozen=True, slots=True)
+class StartTimer:
+    name: str
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Up:
+    """The link is ready for WRITE-REPLACE / KILL traffic."""
+
+
+@dataclass(frozen=True, slots=True)
+class Deliver:
+    """A PDU for the delivery engine (answers, RESTART, FAILURE, ...)."""
+
+    pdu: Pdu
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolError:
+    """Count and log: the peer sent something we answered with an ERROR INDICATION."""
+
+    cause: int
+    reason: str
+
+
+Action = Send | StartTimer | CancelTimer | Close | Up | Deliver | ProtocolError
+
+
+class State(Enum):
+    IDLE = "idle"
+    RESETTING = "resetting"
+    UP = "up"
+    CLOSED = "closed"
+
+
+class LinkFsm:
+    def __init__(self, keepalive: float, keepalive_timeout: float, reset_timeout: float) -> None:
+        self.keepalive = keepalive
+        self.keepalive_timeout = keepalive_timeout
+        self.reset_timeout = reset_timeout
+        self.state = State.IDLE
+
+    def _up(self) -> list[Action]:
+        self.state = State.UP
+        return [Up(), StartTimer(KEEPALIVE, self.keepalive)]
+
+    def handle(self, event: Event) -> list[Action]:
+        if self.state is State.CLOSED:
+            return []
+        if isinstance(event, Connected):
+            if event.reset:
+                self.state = State.RESETTING
+                reset = Pdu(MsgType.RESET, cell_list=CellList(Discriminator.ALL_IN_BSC))
+                return [Send(reset), StartTimer(RESET_ANSWER, self.reset_timeout)]
+            return self._up()
+        if isinstance(event, TimerExpired):
+            return self._timer(event.name)
+        if isinstance(event, Malformed):
+            return self._malformed(event.error)
+        return self._received(event.pdu)
+
+    def _timer(self, name: str) -> list[Action]:
+        if name == KEEPALIVE and self.state is State.UP:
+            ping = Pdu(MsgType.KEEP_ALIVE, keepalive_period=int(self.keepalive))
+            return [Send(ping), StartTimer(KEEPALIVE_ANSWER, self.keepalive_timeout)]
+        if name == KEEPALIVE_ANSWER and self.state is State.UP:
+            self.state = State.CLOSED
+            return [Close(f"no KEEP-ALIVE COMPLETE within {self.keepalive_timeout:g} s")]
+        if name == RESET_ANSWER and self.state is State.RESETTING:
+            self.state = State.CLOSED
+            return [Close(f"no RESET COMPLETE within {self.reset_timeout:g} s")]
+        return []
+
+    def _received(self, pdu: Pdu) -> list[Action]:
+        if pdu.type is MsgType.KEEP_ALIVE_COMPLETE:
+            if self.state is not State.UP:
+                return []
+            return [CancelTimer(KEEPALIVE_ANSWER), StartTimer(KEEPALIVE, self.keepalive)]
+        if pdu.type is MsgType.KEEP_ALIVE:
+            return [Send(Pdu(MsgType.KEEP_ALIVE_COMPLETE))]
+        if pdu.type in (MsgType.RESET_COMPLETE, MsgType.RESET_FAILURE):
+            if self.state is State.RESETTING:
+                # A RESET FAILURE names cells that could not be reset; the link still works.
+                return [CancelTimer(RESET_ANSWER), Deliver(pdu), *self._up()]
+            return [Deliver(pdu)]
+        return [Deliver(pdu)]
+
+    def _malformed(self, error: DecodeError) -> list[Action]:
+        partial = error.pdu
+        answer = Pdu(
+            MsgType.ERROR_INDICATION,
+            cause=error.cause,
+            message_id=partial.message_id if partial else None,
+            new_serial=partial.new_serial if partial else None,
+            old_serial=partial.old_serial if partial else None,
+        )
+        return [Send(answer), ProtocolError(int(error.cause), error.reason)]

@@ -1,0 +1,185 @@
+"""CBSP over TCP: frames bytes into PDUs, runs the link FSM's timers, reconnects clients.
+
+Server mode accepts BSCs on the CBSP port and admits only configured peers;
+client mode connects to a BSC and retries with capped exponential backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from omnigw.cbc.cbsp.codec import DecodeError, Pdu, decode, encode, frame_length
+from omnigw.cbc.cbsp.fsm import (
+    Action,
+    CancelTimer,
+    Close,
+    Connected,
+    Deliver,
+    Event,
+    LinkFsm,
+    Malformed,
+    ProtocolError,
+    Received,
+    Send,
+    StartTimer,
+    TimerExpired,
+    Up,
+)
+
+log = logging.getLogger("omnigw.cbc.cbsp")
+
+
+class LinkHandler(Protocol):
+    """What the CBC service does with link events."""
+
+    def link_up(self, link: CbspLink) -> None: ...
+    def link_pdu(self, link: CbspLink, pdu: Pdu) -> None: ...
+    def link_down(self, link: CbspLink, reason: str) -> None: ...
+    def link_error(self, link: CbspLink, cause: int, reason: str) -> None: ...
+    def link_sent(self, link: CbspLink, pdu: Pdu, wire: bytes) -> None: ...
+
+
+class CbspLink(asyncio.Protocol):
+    def __init__(
+        self, peer: str, fsm: LinkFsm, handler: LinkHandler, reset: Callable[[], bool]
+    ) -> None:
+        self.peer = peer
+        self._fsm = fsm
+        self._handler = handler
+        self._reset = reset
+        self._transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self.closed = asyncio.get_running_loop().create_future()
+        self.up = False
+
+    # asyncio.Protocol --------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._feed(Connected(reset=self._reset()))
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        while True:
+            try:
+                size = frame_length(self._buffer)
+            except DecodeError as exc:
+                # An impossible length: the stream cannot be resynchronised.
+                self._handler.link_error(self, int(exc.cause), exc.reason)
+                self.close(f"unframeable input: {exc.reason}")
+                return
+            if size is None or len(self._buffer) < size:
+                return
+            frame = bytes(self._buffer[:size])
+            del self._buffer[:size]
+            try:
+                pdu = decode(frame)
+            except DecodeError as exc:
+                self._feed(Malformed(exc))
+                continue
+            self._feed(Received(pdu))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        self.up = False
+        reason = str(exc) if exc else "closed"
+        if not self.closed.done():
+            self.closed.set_result(reason)
+        self._handler.link_down(self, reason)
+
+    # actions -----------------------------------------------------------------------
+
+    def send(self, pdu: Pdu) -> None:
+        if self._transport is None or self._transport.is_closing():
+            raise ConnectionError(f"link to {self.peer} is down")
+        wire = encode(pdu)
+        self._transport.write(wire)
+        self._handler.link_sent(self, pdu, wire)
+
+    def close(self, reason: str) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            log.warning("closing CBSP link", extra={"peer": self.peer, "reason": reason})
+            self._transport.close()
+
+    def _feed(self, event: Event) -> None:
+        for action in self._fsm.handle(event):
+            self._execute(action)
+
+    def _execute(self, action: Action) -> None:
+        if isinstance(action, Send):
+            self.send(action.pdu)
+        elif isinstance(action, StartTimer):
+            self._cancel(action.name)
+            loop = asyncio.get_running_loop()
+            self._timers[action.name] = loop.call_later(
+                action.seconds, self._feed, TimerExpired(action.name)
+            )
+        elif isinstance(action, CancelTimer):
+            self._cancel(action.name)
+        elif isinstance(action, Close):
+            self.close(action.reason)
+        elif isinstance(action, Up):
+            self.up = True
+            self._handler.link_up(self)
+        elif isinstance(action, Deliver):
+            self._handler.link_pdu(self, action.pdu)
+        elif isinstance(action, ProtocolError):
+            self._handler.link_error(self, action.cause, action.reason)
+
+    def _cancel(self, name: str) -> None:
+        timer = self._timers.pop(name, None)
+        if timer is not None:
+            timer.cancel()
+
+
+class Reconnector:
+    """Client mode: keep one link to a BSC open, retrying with capped backoff."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        make_link: Callable[[], CbspLink],
+        initial: float = 1.0,
+        ceiling: float = 30.0,
+    ) -> None:
+        self._host, self._port = host, port
+        self._make_link = make_link
+        self._initial, self._ceiling = initial, ceiling
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        delay = self._initial
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                _, link = await loop.create_connection(self._make_link, self._host, self._port)
+            except OSError as exc:
+                log.info(
+                    "CBSP connect failed; retrying",
+                    extra={"host": self._host, "port": self._port, "error": str(exc),
+                           "retry_in": delay},
+                )  # fmt: skip
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._ceiling)
+                continue
+            delay = self._initial
+            await link.closed
+            await asyncio.sleep(self._initial)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

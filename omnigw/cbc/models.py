@@ -1,0 +1,118 @@
+"""CBC tables: alerts, their per-language messages, per-peer deliveries, per-cell results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from omnigw.store.base import Base, UtcDateTime, utcnow
+
+
+class Alert(Base):
+    """What an authority submitted; the unit of update and cancel."""
+
+    __tablename__ = "cbc_alerts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # active|cancelled|expired
+    source: Mapped[str] = mapped_column(String(16))  # api|ecbe|cap
+    external_ref: Mapped[str | None] = mapped_column(String(200), index=True, nullable=True)
+    alert_class: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    priority: Mapped[int] = mapped_column(Integer)  # 0 first (presidential)
+    category: Mapped[int] = mapped_column(Integer)  # CBSP category
+    repetition_seconds: Mapped[int] = mapped_column(Integer)
+    broadcasts_requested: Mapped[int] = mapped_column(Integer)  # 0 = until cancelled
+    target: Mapped[dict[str, Any]] = mapped_column(JSON)
+    submitted_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="alert", lazy="selectin", order_by="Message.index"
+    )
+
+
+class Message(Base):
+    """One TS 23.041 message (one language) of an alert."""
+
+    __tablename__ = "cbc_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[str] = mapped_column(
+        ForeignKey("cbc_alerts.id", ondelete="CASCADE"), index=True
+    )
+    index: Mapped[int] = mapped_column(Integer)
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    text: Mapped[str] = mapped_column(String(4000))
+    message_identifier: Mapped[int] = mapped_column(Integer, index=True)
+    geo_scope: Mapped[int] = mapped_column(Integer)
+    message_code: Mapped[int] = mapped_column(Integer)
+    update_number: Mapped[int] = mapped_column(Integer)
+    dcs: Mapped[int] = mapped_column(Integer)
+    pages: Mapped[list[list[Any]]] = mapped_column(JSON)  # [[length, hex], ...]
+    warning_type: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    alert: Mapped[Alert] = relationship(back_populates="messages")
+    deliveries: Mapped[list[Delivery]] = relationship(
+        back_populates="message", lazy="selectin", order_by="Delivery.peer"
+    )
+
+
+class Delivery(Base):
+    """One message toward one peer; its state is `delivery.DeliveryState`."""
+
+    __tablename__ = "cbc_deliveries"
+    __table_args__ = (UniqueConstraint("message_id", "peer"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("cbc_messages.id", ondelete="CASCADE"))
+    peer: Mapped[str] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    # The serial number the peer holds (confirmed); None until first confirmed.
+    confirmed_serial: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    message: Mapped[Message] = relationship(back_populates="deliveries")
+    cells: Mapped[list[CellResult]] = relationship(
+        back_populates="delivery", lazy="selectin", order_by="CellResult.cell"
+    )
+
+
+class CellResult(Base):
+    """What one peer said about one cell for one message."""
+
+    __tablename__ = "cbc_cells"
+    __table_args__ = (UniqueConstraint("delivery_id", "cell"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("cbc_deliveries.id", ondelete="CASCADE"))
+    cell: Mapped[str] = mapped_column(String(40))  # "mcc-mnc-lac-ci", or "lac-ci", ...
+    state: Mapped[str] = mapped_column(String(16))  # installed|failed|killed
+    cause: Mapped[str | None] = mapped_column(String(48), nullable=True)
+    broadcasts_completed: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    delivery: Mapped[Delivery] = relationship(back_populates="cells")
+
+
+class AlertEvent(Base):
+    """The alert's history: accepted, updated, delivered per peer, cancelled, ..."""
+
+    __tablename__ = "cbc_alert_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[str] = mapped_column(
+        ForeignKey("cbc_alerts.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    what: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,1 @@
+"""Peer simulators for labs, tests and benchmarks (`omnigw sim ...`)."""

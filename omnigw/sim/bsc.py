@@ -1,0 +1,159 @@
+"""A simulated BSC speaking CBSP: answers RESET, KEEP-ALIVE, WRITE-REPLACE, KILL, status queries.
+
+It serves a fixed set of CGIs, refuses cells it does not serve with "cell identity
+not valid", can send RESTART, and records every PDU it receives. Used by the
+tests, the fan-out benchmark, and operators' labs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from omnigw.cbc.cbsp.codec import (
+    Cause,
+    CellCount,
+    CellFailure,
+    CellId,
+    CellList,
+    DecodeError,
+    Discriminator,
+    MsgType,
+    Pdu,
+    decode,
+    encode,
+    frame_length,
+)
+
+
+@dataclass
+class SimBsc(asyncio.Protocol):
+    cells: Sequence[CellId]
+    silent: bool = False  # receive but never answer (timeouts)
+    received: list[Pdu] = field(default_factory=list)
+    active: dict[tuple[int, int], CellList] = field(default_factory=dict)
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self._transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self.connected = asyncio.Event()
+        self.closed = asyncio.Event()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self.closed.clear()
+        self.connected.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.connected.clear()
+        self.closed.set()
+
+    def send(self, pdu: Pdu) -> None:
+        assert self._transport is not None
+        self._transport.write(encode(pdu))
+
+    def restart(self, data_lost: bool = True) -> None:
+        self.active.clear()
+        self.send(
+            Pdu(MsgType.RESTART, cell_list=CellList(Discriminator.CGI, tuple(self.cells)),
+                broadcast_type=0, recovery=1 if data_lost else 0)
+        )  # fmt: skip
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        while (size := frame_length(self._buffer)) is not None and len(self._buffer) >= size:
+            frame = bytes(self._buffer[:size])
+            del self._buffer[:size]
+            try:
+                pdu = decode(frame)
+            except DecodeError as exc:
+                self.send(Pdu(MsgType.ERROR_INDICATION, cause=exc.cause))
+                continue
+            self.received.append(pdu)
+            if not self.silent:
+                self._answer(pdu)
+
+    def _split(self, cells: CellList) -> tuple[list[CellId], list[CellId]]:
+        if cells.discriminator is Discriminator.ALL_IN_BSC:
+            return list(self.cells), []
+        if cells.discriminator is Discriminator.CGI:
+            mine = set(self.cells)
+            return [c for c in cells.cells if c in mine], [c for c in cells.cells if c not in mine]
+        if cells.discriminator is Discriminator.LAC:
+            lacs = {c.lac for c in cells.cells}
+            return [c for c in self.cells if c.lac in lacs], []
+        return list(self.cells), []
+
+    def _answer(self, pdu: Pdu) -> None:
+        if pdu.type is MsgType.KEEP_ALIVE:
+            self.send(Pdu(MsgType.KEEP_ALIVE_COMPLETE))
+        elif pdu.type is MsgType.RESET:
+            self.active.clear()
+            self.send(Pdu(MsgType.RESET_COMPLETE, cell_list=pdu.cell_list))
+        elif pdu.type is MsgType.WRITE_REPLACE:
+            assert pdu.cell_list is not None and pdu.message_id is not None
+            ok, bad = self._split(pdu.cell_list)
+            key = (pdu.message_id, pdu.new_serial or 0)
+            if pdu.old_serial is not None:
+                self.active.pop((pdu.message_id, pdu.old_serial), None)
+            counts = tuple(CellCount(c, 0) for c in ok)
+            if bad or not ok:
+                failures = tuple(
+                    CellFailure(Discriminator.CGI, c, Cause.CELL_ID_NOT_VALID) for c in bad
+                )
+                self.send(
+                    Pdu(MsgType.WRITE_REPLACE_FAILURE, message_id=pdu.message_id,
+                        new_serial=pdu.new_serial, old_serial=pdu.old_serial,
+                        failures=failures, completed_discriminator=Discriminator.CGI,
+                        completed=counts or None)
+                )  # fmt: skip
+            else:
+                self.send(
+                    Pdu(MsgType.WRITE_REPLACE_COMPLETE, message_id=pdu.message_id,
+                        new_serial=pdu.new_serial, old_serial=pdu.old_serial,
+                        completed_discriminator=Discriminator.CGI, completed=counts)
+                )  # fmt: skip
+            if ok:
+                self.active[key] = CellList(Discriminator.CGI, tuple(ok))
+        elif pdu.type is MsgType.KILL:
+            assert pdu.message_id is not None
+            held = self.active.pop((pdu.message_id, pdu.old_serial or 0), None)
+            counts = tuple(CellCount(c, 3) for c in (held.cells if held else ()))
+            self.send(
+                Pdu(MsgType.KILL_COMPLETE, message_id=pdu.message_id, old_serial=pdu.old_serial,
+                    completed_discriminator=Discriminator.CGI, completed=counts or None)
+            )  # fmt: skip
+        elif pdu.type is MsgType.MSG_STATUS_QUERY:
+            held = self.active.get((pdu.message_id or 0, pdu.old_serial or 0))
+            counts = tuple(CellCount(c, 7) for c in (held.cells if held else ()))
+            self.send(
+                Pdu(MsgType.MSG_STATUS_QUERY_COMPLETE, message_id=pdu.message_id,
+                    old_serial=pdu.old_serial, completed_discriminator=Discriminator.CGI,
+                    completed=counts, channel=0)
+            )  # fmt: skip
+        self.answered.set()
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def writes(self) -> list[Pdu]:
+        return [p for p in self.received if p.type is MsgType.WRITE_REPLACE]
+
+
+async def connect(host: str, port: int, cells: Sequence[CellId]) -> SimBsc:
+    """A simulated BSC in client mode (it connects to the CBC, as osmo-bsc can)."""
+    loop = asyncio.get_running_loop()
+    bsc = SimBsc(cells)
+    await loop.create_connection(lambda: bsc, host, port)
+    return bsc
+
+
+async def listen(host: str, port: int, cells: Sequence[CellId]) -> tuple[asyncio.Server, SimBsc]:
+    """A simulated BSC in server mode (the CBC connects to it)."""
+    bsc = SimBsc(cells)
+    server = await asyncio.get_running_loop().create_server(lambda: bsc, host, port)
+    return server, bsc
