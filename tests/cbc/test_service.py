@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from omnigw.cbc.areas import Areas
 from omnigw.cbc.cbsp.codec import Cause, CellId, MsgType
-from omnigw.cbc.service import AlertSpec, CbcService, Text
 from omnigw.cbc.messages import AlertClass
+from omnigw.cbc.service import AlertSpec, CbcService, Text
 from omnigw.config import CbcConfig
-from omnigw.sim.bsc import SimBsc, connect, listen
+from omnigw.sim.bsc import connect, listen
 from omnigw.store.engine import session_factory
 from tests.support.ports import free_port
 
@@ -24,9 +24,9 @@ CELL_B = CellId("901", "70", 23, 2)
 
 
 async def until(
-    check: Callable[[], Awaitable[bool]] | Callable[[], bool], timeout: float = 5.0
+    check: Callable[[], Awaitable[bool]] | Callable[[], bool], within: float = 5.0
 ) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         result = check()
         if asyncio.iscoroutine(result):

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 from omnigw.cbc.cbsp.codec import DecodeError, Pdu, decode, encode, frame_length
 from omnigw.cbc.cbsp.fsm import (
@@ -60,8 +60,8 @@ class CbspLink(asyncio.Protocol):
     # asyncio.Protocol --------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports implement the interface without subclassing it.
+        self._transport = cast(asyncio.Transport, transport)
         self._feed(Connected(reset=self._reset()))
 
     def data_received(self, data: bytes) -> None:
