@@ -1,0 +1,34 @@
+"""Every CBSP PDU the CBC service sends in these tests also goes through tshark's dissector."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from omnigw.cbc.cbsp.codec import Pdu
+from omnigw.cbc.cbsp.link import CbspLink
+from omnigw.cbc.service import CbcService
+from tests.support import tshark
+
+SENT: list[bytes] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cbsp_pdus_pass_tshark() -> Iterator[None]:
+    original = CbcService.link_sent
+
+    def record(self: CbcService, link: CbspLink, pdu: Pdu, wire: bytes) -> None:
+        SENT.append(wire)
+        original(self, link, pdu, wire)
+
+    CbcService.link_sent = record  # type: ignore[method-assign]
+    yield
+    CbcService.link_sent = original  # type: ignore[method-assign]
+    if not SENT or not tshark.available():
+        return
+    rows = tshark.fields(SENT, 48049, ["cbsp.msg_type"])
+    assert len(rows) == len(SENT)
+    bad = [(i, r) for i, r in enumerate(rows) if r["_ws.malformed"] or r["_ws.expert.message"]]
+    assert not bad, f"tshark flagged {len(bad)} of {len(SENT)} CBSP PDUs: {bad[:3]}"
+    print(f"\ntshark dissected {len(SENT)} CBSP PDUs sent by the CBC service: all clean")
