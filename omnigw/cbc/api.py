@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 
 from omnigw.api.middleware import principal
 from omnigw.api.routes import Body, Route, json_response, read_body
+from omnigw.cbc import cap as cap_xml
 from omnigw.cbc.areas import AreaError, Areas, Target
 from omnigw.cbc.cbsp.codec import Category
 from omnigw.cbc.messages import (
@@ -261,6 +262,60 @@ async def cancel(request: web.Request) -> web.Response:
     return json_response(alert_view(await service.get(alert_id)))
 
 
+# --- OASIS CAP 1.2 ------------------------------------------------------------------------
+
+
+def _cap_target(areas: Areas, alert: cap_xml.CapAlert) -> Target:
+    targets = []
+    try:
+        for area in alert.areas:
+            targets += [areas.polygon(p) for p in area.polygons]
+            targets += [areas.circle(*c) for c in area.circles]
+            if area.cells:
+                targets.append(areas.cells(area.cells))
+            if area.named:
+                targets.append(areas.named(area.named))
+        return areas.union(targets)
+    except AreaError as exc:
+        raise Invalid(f"info[0].area: {exc}") from None
+
+
+async def cap(request: web.Request) -> web.Response:
+    """alert -> new alert; Update -> same codes, update number + 1; Cancel -> KILL."""
+    service = request.app[SERVICE]
+    who = principal(request).email
+    try:
+        alert = cap_xml.parse(await request.text())
+    except cap_xml.CapError as exc:
+        REJECTED.labels("cap").inc()
+        raise Invalid(str(exc)) from None
+    if alert.msg_type == "Alert":
+        spec = AlertSpec(
+            target=_cap_target(request.app[AREAS], alert),
+            texts=tuple(Text(i.language, i.text) for i in alert.infos),
+            alert_class=alert.alert_class,
+            severity=alert.severity,
+            urgency=alert.urgency,
+            certainty=alert.certainty,
+            expires_at=alert.expires,
+            source="cap",
+            external_ref=alert.identifier,
+        )
+        alert_id = await _rejecting("cap", service.submit(spec, who))
+        return json_response(alert_view(await service.get(alert_id)), status=201)
+    targets = [await service.find_active("cap", ref) for ref in alert.references]
+    live = [t for t in targets if t is not None]
+    if not live:
+        raise NotFound(f"references: no active alert {', '.join(alert.references)}")
+    for alert_id in live:
+        if alert.msg_type == "Cancel":
+            await service.cancel(alert_id, who)
+        else:
+            texts = [Text(i.language, i.text) for i in alert.infos]
+            await _rejecting("cap", service.update(alert_id, texts, who))
+    return json_response({"status": "ok", "alerts": live})
+
+
 # --- osmo-cbc ECBE compatibility ---------------------------------------------------------
 
 
@@ -409,6 +464,8 @@ ROUTES = [
           "Update an alert's text: same message code, update number + 1", TAG, AlertUpdate),
     Route("DELETE", "/api/v1/alerts/{alert_id}", cancel, Permission.ALERT_SUBMIT,
           "Cancel an alert (KILL on every peer)", TAG),
+    Route("POST", "/api/v1/cap", cap, Permission.ALERT_SUBMIT,
+          "Submit OASIS CAP 1.2 XML (Alert, Update, Cancel with references)", TAG),
     Route("POST", "/api/ecbe/v1/message", ecbe_create, Permission.ALERT_SUBMIT,
           "osmo-cbc ECBE: create a message (201, 409 duplicate, 400 bad input)", "ecbe",
           EcbeMessage, None, 201),
