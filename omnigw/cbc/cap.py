@@ -119,7 +119,8 @@ def _class(
 
 def parse(xml: str) -> CapAlert:
     try:
-        root = ET.fromstring(xml)  # noqa: S314  (expat guards entity expansion; size capped)
+        # expat refuses external entities and guards expansion; the body size is capped.
+        root = ET.fromstring(xml)  # noqa: S314
     except ET.ParseError as exc:
         raise CapError(f"not well-formed XML: {exc}") from None
     if root.tag != NS + "alert":
