@@ -42,10 +42,11 @@ async def _connect_when_up(port: int) -> SimBsc:
 async def _api(base: str) -> httpx.AsyncClient:
     for _ in range(200):
         try:
-            resp = httpx.post(
-                f"{base}/crm/auth/login",
-                json={"email": "admin@example.com", "password": ADMIN_PASSWORD},
-            )
+            async with httpx.AsyncClient() as anonymous:
+                resp = await anonymous.post(
+                    f"{base}/crm/auth/login",
+                    json={"email": "admin@example.com", "password": ADMIN_PASSWORD},
+                )
             token = resp.json()["token"]
             return httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"})
         except httpx.TransportError:
