@@ -145,11 +145,14 @@ class SimBsc(asyncio.Protocol):
         return [p for p in self.received if p.type is MsgType.WRITE_REPLACE]
 
 
-async def connect(host: str, port: int, cells: Sequence[CellId]) -> SimBsc:
+async def connect(
+    host: str, port: int, cells: Sequence[CellId], local_address: str | None = None
+) -> SimBsc:
     """A simulated BSC in client mode (it connects to the CBC, as osmo-bsc can)."""
     loop = asyncio.get_running_loop()
     bsc = SimBsc(cells)
-    await loop.create_connection(lambda: bsc, host, port)
+    local = (local_address, 0) if local_address else None
+    await loop.create_connection(lambda: bsc, host, port, local_addr=local)
     return bsc
 
 
