@@ -94,7 +94,6 @@ async def main(bscs: int, cells: int, alerts: int) -> None:
             accept.append(time.perf_counter() - t0)
             started[n] = t0
     # completion: every BSC has answered every alert
-    fanout: list[float] = []
     done_at: dict[int, float] = {}
     deadline = time.perf_counter() + 600
     while len(done_at) < alerts and time.perf_counter() < deadline:
@@ -105,7 +104,7 @@ async def main(bscs: int, cells: int, alerts: int) -> None:
         await asyncio.sleep(0.005)
     # wait for the store to record every confirmation
     while True:
-        total, rows = await service.list("active", None, alerts, 0)
+        _, rows = await service.list("active", None, alerts, 0)
         if all(a.completed_at for a in rows) or time.perf_counter() > deadline:
             break
         await asyncio.sleep(0.05)
