@@ -1,9 +1,10 @@
-"""CBC fan-out: N simulated BSCs with M cells each; K alerts in a row through the API.
+"""CBC fan-out: a fleet of simulated BSCs, alerts in a row through the control API.
 
-Each BSC connects from its own loopback address (127.0.1.x), is admitted as a
-configured peer, and answers WRITE-REPLACE with a COMPLETE listing all its cells.
-Prints API accept latency p50/p99, accept -> every peer's COMPLETE p50/p99,
-CPU seconds and peak RSS.
+The CBC (store, service, API) runs in this process; the BSC fleet runs in a
+second process (`omnigw sim bsc`), each BSC connecting from its own loopback
+address as a configured peer and answering WRITE-REPLACE with a COMPLETE that
+lists all its cells. Printed: API accept latency p50/p99, accept -> every
+peer's COMPLETE handled p50/p99, CPU seconds of both processes, peak RSS.
 
     .venv/bin/python bench/cbc_fanout.py --bscs 200 --cells 500 --alerts 50
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import resource
 import statistics
 import sys
@@ -28,13 +30,12 @@ from omnigw.api.app import ApiServer, build_app
 from omnigw.api.context import ApiContext
 from omnigw.cbc import api as cbc_api
 from omnigw.cbc.areas import Areas
-from omnigw.cbc.cbsp.codec import CellId, MsgType
 from omnigw.cbc.service import CbcService
 from omnigw.config import ApiConfig, CbcConfig
 from omnigw.identity.service import IdentityService
 from omnigw.identity.throttle import LoginThrottle
 from omnigw.identity.tokens import TokenIssuer
-from omnigw.sim.bsc import SimBsc, connect
+from omnigw.sim.bsc import fleet_address
 from omnigw.store.engine import create_engine, session_factory
 from omnigw.store.migrate import upgrade
 from tests.support.ports import free_port
@@ -44,18 +45,17 @@ def pct(samples: list[float], q: int) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[q - 1] * 1000
 
 
-async def main(bscs: int, cells: int, alerts: int) -> None:
+async def main(bscs: int, cells: int, alerts: int, gap: float) -> None:
     work = Path(tempfile.mkdtemp(prefix="omnigw-fanout-"))
     url = f"sqlite+aiosqlite:///{work / 'cbc.db'}"
     await asyncio.to_thread(upgrade, url)
     engine = create_engine(url)
     sessions = session_factory(engine)
     cbsp_port = free_port()
-    addresses = [f"127.0.{1 + i // 250}.{1 + i % 250}" for i in range(bscs)]
     cfg = CbcConfig.model_validate(
         {
-            "cbsp": {"port": cbsp_port, "answer_timeout_seconds": 30},
-            "peers": [{"name": f"bsc{i}", "address": a} for i, a in enumerate(addresses)],
+            "cbsp": {"port": cbsp_port, "answer_timeout_seconds": 60},
+            "peers": [{"name": f"bsc{i}", "address": fleet_address(i)} for i in range(bscs)],
         }
     )
     service = CbcService(cfg, sessions)
@@ -71,56 +71,63 @@ async def main(bscs: int, cells: int, alerts: int) -> None:
     server = ApiServer(app, "127.0.0.1", api_port, 5.0)
     await server.start()
 
-    sims: list[SimBsc] = []
-    for i, address in enumerate(addresses):
-        sim_cells = [CellId("901", "70", 1000 + i, c) for c in range(cells)]
-        sims.append(await connect("127.0.0.1", cbsp_port, sim_cells, local_address=address))
+    fleet = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "omnigw", "sim", "bsc", "--connect", f"127.0.0.1:{cbsp_port}",
+        "--count", str(bscs), "--cells", str(cells), stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
     while not all(service.peer_status().values()):
         await asyncio.sleep(0.05)
-    print(f"{bscs} BSCs x {cells} cells = {bscs * cells} cells; links up")
+    print(f"{bscs} BSCs x {cells} cells = {bscs * cells} cells, links up; {alerts} alerts")
 
+    delivered: dict[str, float] = {}
+    done = asyncio.Event()
+
+    def on_delivered(alert_id: str, seconds: float) -> None:
+        delivered[alert_id] = seconds
+        if len(delivered) == alerts:
+            done.set()
+
+    service.on_delivered.append(on_delivered)
     cpu0 = time.process_time()
+    # The authority is another process, as in production.
+    client = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--client", f"http://127.0.0.1:{api_port}", "--token", token,
+        "--alerts", str(alerts), "--gap", str(gap), stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await client.communicate()
+    accept = json.loads(out)
+    await asyncio.wait_for(done.wait(), 600)
+    cpu = time.process_time() - cpu0
+    fanout = list(delivered.values())
+    fleet.terminate()
+    await fleet.wait()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_children = children.ru_utime + children.ru_stime
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for name, samples in (("API accept latency", accept), ("accept -> all COMPLETE", fanout)):
+        print(f"{name:<26} p50 {pct(samples, 50):7.1f} ms   p99 {pct(samples, 99):7.1f} ms")
+    print(f"CPU: omnigw {cpu:.1f} s; the BSC fleet and the API client {cpu_children:.1f} s")
+    print(f"peak RSS: omnigw {rss:.0f} MiB; largest child {children.ru_maxrss / 1024:.0f} MiB")
+    await server.stop()
+    await service.stop()
+    await engine.dispose()
+
+
+async def submit_alerts(base: str, token: str, alerts: int, gap: float) -> None:
+    """The authority's side: submit alerts one after the other, print accept latencies."""
     accept: list[float] = []
-    started: dict[int, float] = {}
     body = {"class": "presidential", "texts": [{"language": "en", "text": "Benchmark alert"}],
             "target": {"plmn": True}}  # fmt: skip
     headers = {"Authorization": f"Bearer {token}"}
     async with aiohttp.ClientSession() as http:
-        for n in range(alerts):
+        for _ in range(alerts):
             t0 = time.perf_counter()
-            async with http.post(f"http://127.0.0.1:{api_port}/api/v1/alerts", json=body,
-                                 headers=headers) as resp:  # fmt: skip
+            async with http.post(f"{base}/api/v1/alerts", json=body, headers=headers) as resp:
                 assert resp.status == 201, await resp.text()
             accept.append(time.perf_counter() - t0)
-            started[n] = t0
-    # completion: every BSC has answered every alert
-    done_at: dict[int, float] = {}
-    deadline = time.perf_counter() + 600
-    while len(done_at) < alerts and time.perf_counter() < deadline:
-        answered = min(sum(1 for p in s.received if p.type is MsgType.WRITE_REPLACE) for s in sims)
-        now = time.perf_counter()
-        for n in range(answered):
-            done_at.setdefault(n, now)
-        await asyncio.sleep(0.005)
-    # wait for the store to record every confirmation
-    while True:
-        _, rows = await service.list("active", None, alerts, 0)
-        if all(a.completed_at for a in rows) or time.perf_counter() > deadline:
-            break
-        await asyncio.sleep(0.05)
-    recorded = time.perf_counter()
-    fanout = [done_at[n] - started[n] for n in done_at]
-    cpu = time.process_time() - cpu0
-    print(f"API accept latency      p50 {pct(accept, 50):8.1f} ms   p99 {pct(accept, 99):8.1f} ms")
-    print(f"accept -> all COMPLETE  p50 {pct(fanout, 50):8.1f} ms   p99 {pct(fanout, 99):8.1f} ms"
-          "  (PDUs on the wire)")  # fmt: skip
-    print(f"all results stored      {recorded - started[0]:8.1f} s after the first accept"
-          f" ({alerts * bscs * cells} cell results)")  # fmt: skip
-    print(f"CPU {cpu:.1f} s (CBC, API and the {bscs} simulated BSCs share one process)")
-    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
-    await server.stop()
-    await service.stop()
-    await engine.dispose()
+            if gap:
+                await asyncio.sleep(gap)
+    print(json.dumps(accept))
 
 
 if __name__ == "__main__":
@@ -128,5 +135,11 @@ if __name__ == "__main__":
     parser.add_argument("--bscs", type=int, default=200)
     parser.add_argument("--cells", type=int, default=500)
     parser.add_argument("--alerts", type=int, default=50)
+    parser.add_argument("--gap", type=float, default=0.0, help="seconds between submissions")
+    parser.add_argument("--client", help=argparse.SUPPRESS)
+    parser.add_argument("--token", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    uvloop.run(main(args.bscs, args.cells, args.alerts))
+    if args.client:
+        uvloop.run(submit_alerts(args.client, args.token, args.alerts, args.gap))
+    else:
+        uvloop.run(main(args.bscs, args.cells, args.alerts, args.gap))

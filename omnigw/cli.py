@@ -173,6 +173,36 @@ def cmd_apikey_list(args: argparse.Namespace) -> int:
     return _with_identity(args, action)
 
 
+def cmd_sim_bsc(args: argparse.Namespace) -> int:
+    """Simulated BSCs for labs and load tests; runs until interrupted."""
+    import signal
+
+    import uvloop
+
+    from omnigw.sim.bsc import fleet_address, run_fleet
+
+    host, _, port = args.connect.rpartition(":")
+
+    async def main() -> None:
+        fleet = await run_fleet(host, int(port), args.count, args.cells, args.mcc, args.mnc)
+        print(
+            f"{len(fleet)} simulated BSCs connected to {args.connect} "
+            f"(sources {fleet_address(0)}..{fleet_address(len(fleet) - 1)}, "
+            f"{args.cells} cells each)",
+            flush=True,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        for bsc in fleet:
+            bsc.close()
+
+    uvloop.run(main())
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="omnigw", description="omnigw telecom gateway")
     parser.add_argument("--version", action="version", version=f"omnigw {__version__}")
@@ -229,6 +259,17 @@ def _parser() -> argparse.ArgumentParser:
     apikey.add_parser("list", parents=[common], help="list API keys, masked").set_defaults(
         func=cmd_apikey_list
     )
+
+    sim = sub.add_parser("sim", help="peer simulators for labs").add_subparsers(
+        dest="sim", required=True
+    )
+    bsc = sim.add_parser("bsc", help="simulated BSCs that connect to a CBC over CBSP")
+    bsc.add_argument("--connect", required=True, help="the CBC's CBSP HOST:PORT")
+    bsc.add_argument("--count", type=int, default=1, help="BSCs, from 127.0.1.1 upwards")
+    bsc.add_argument("--cells", type=int, default=10, help="cells per BSC")
+    bsc.add_argument("--mcc", default="901")
+    bsc.add_argument("--mnc", default="70")
+    bsc.set_defaults(func=cmd_sim_bsc)
     return parser
 
 

@@ -25,6 +25,7 @@ from omnigw.cbc.messages import (
 )
 from omnigw.cbc.metrics import REJECTED
 from omnigw.cbc.models import Alert
+from omnigw.cbc.results import cells_of
 from omnigw.cbc.service import AlertSpec, CbcService, Text
 from omnigw.errors import Invalid, NotFound
 from omnigw.identity.permissions import Permission
@@ -118,23 +119,25 @@ _CATEGORY = {
 }
 
 
-def alert_view(alert: Alert) -> dict[str, Any]:
-    """The status an authority reads: per message, per peer, per cell."""
+def alert_view(alert: Alert, cells: bool = True) -> dict[str, Any]:
+    """The status an authority reads: per message, per peer, and (with `cells`) per cell.
+
+    The per-cell view decodes every answer the peers sent, which for a
+    PLMN-wide alert means every cell of the network: the answers to submit,
+    update and cancel leave it out and `GET /api/v1/alerts/{id}` carries it.
+    """
+    target = Target.from_json(alert.target)
     messages = []
     totals = {"installed": 0, "failed": 0, "killed": 0}
     for message in alert.messages:
         peers = []
         for delivery in message.deliveries:
-            cells = [
-                {
-                    "cell": c.cell,
-                    "state": c.state,
-                    "cause": c.cause,
-                    "broadcasts_completed": c.broadcasts_completed,
-                }
-                for c in delivery.cells
-            ]
-            for c in delivery.cells:
+            results = (
+                cells_of(delivery.report, delivery.kill_report, delivery.status_report, target)
+                if cells
+                else []
+            )
+            for c in results:
                 totals[c.state] = totals.get(c.state, 0) + 1
             peers.append(
                 {
@@ -143,7 +146,15 @@ def alert_view(alert: Alert) -> dict[str, Any]:
                     "attempts": delivery.attempts,
                     "error": delivery.error,
                     "confirmed_at": delivery.confirmed_at,
-                    "cells": cells,
+                    "cells": [
+                        {
+                            "cell": c.cell,
+                            "state": c.state,
+                            "cause": c.cause,
+                            "broadcasts_completed": c.broadcasts_completed,
+                        }
+                        for c in results
+                    ],
                 }
             )
         serial = SerialNumber(GeoScope(message.geo_scope), message.message_code,
@@ -175,7 +186,7 @@ def alert_view(alert: Alert) -> dict[str, Any]:
         "expires_at": alert.expires_at,
         "ended_at": alert.ended_at,
         "delivered_at": alert.completed_at,
-        "cells": totals,
+        "cells": totals if cells else None,
         "messages": messages,
     }
 
@@ -214,13 +225,13 @@ async def create(request: web.Request) -> web.Response:
         expires_at=expires,
     )
     alert_id = await _rejecting("api", service.submit(spec, principal(request).email))
-    return json_response(alert_view(await service.get(alert_id)), status=201)
+    return json_response(service.summary(alert_id), status=201)
 
 
 async def get(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     alert_id = request.match_info["alert_id"]
-    view = alert_view(await service.get(alert_id))
+    view = alert_view(await service.get(alert_id), cells=request.query.get("cells") != "0")
     view["history"] = [
         {"at": e.at, "what": e.what, "detail": e.detail} for e in await service.history(alert_id)
     ]
@@ -246,20 +257,26 @@ async def listing(request: web.Request) -> web.Response:
     return json_response({"total": total, "limit": limit, "offset": offset, "data": data})
 
 
+async def status_query(request: web.Request) -> web.Response:
+    """MESSAGE STATUS QUERY to every peer holding the alert; counts land in the cell view."""
+    sent = await request.app[SERVICE].query_status(request.match_info["alert_id"])
+    return json_response({"status": "ok", "queries_sent": sent}, status=202)
+
+
 async def patch(request: web.Request) -> web.Response:
     body = await read_body(request, AlertUpdate)
     service = request.app[SERVICE]
     alert_id = request.match_info["alert_id"]
     texts = [Text(t.language, t.text) for t in body.texts]
     await _rejecting("api", service.update(alert_id, texts, principal(request).email))
-    return json_response(alert_view(await service.get(alert_id)))
+    return json_response(service.summary(alert_id))
 
 
 async def cancel(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     alert_id = request.match_info["alert_id"]
     await service.cancel(alert_id, principal(request).email)
-    return json_response(alert_view(await service.get(alert_id)))
+    return json_response(alert_view(await service.get(alert_id), cells=False))
 
 
 # --- OASIS CAP 1.2 ------------------------------------------------------------------------
@@ -302,7 +319,7 @@ async def cap(request: web.Request) -> web.Response:
             external_ref=alert.identifier,
         )
         alert_id = await _rejecting("cap", service.submit(spec, who))
-        return json_response(alert_view(await service.get(alert_id)), status=201)
+        return json_response(service.summary(alert_id), status=201)
     targets = [await service.find_active("cap", ref) for ref in alert.references]
     live = [t for t in targets if t is not None]
     if not live:
@@ -460,6 +477,8 @@ ROUTES = [
           "List alerts (filters: state, source; limit, offset)", TAG),
     Route("GET", "/api/v1/alerts/{alert_id}", get, Permission.ALERT_READ,
           "An alert with per-peer and per-cell delivery status and history", TAG),
+    Route("POST", "/api/v1/alerts/{alert_id}/status-query", status_query, Permission.ALERT_READ,
+          "Ask the peers for broadcast counts (MESSAGE STATUS QUERY)", TAG, None, None, 202),
     Route("PATCH", "/api/v1/alerts/{alert_id}", patch, Permission.ALERT_SUBMIT,
           "Update an alert's text: same message code, update number + 1", TAG, AlertUpdate),
     Route("DELETE", "/api/v1/alerts/{alert_id}", cancel, Permission.ALERT_SUBMIT,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from omnigw.cbc.cbsp.codec import CellId, CellList, Discriminator
 from omnigw.cbc.messages import GeoScope
@@ -25,6 +26,18 @@ class Target:
 
     cells: CellList
     scope: GeoScope
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "discriminator": int(self.cells.discriminator),
+            "scope": int(self.scope),
+            "cells": [[c.mcc, c.mnc, c.lac, c.ci] for c in self.cells.cells],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Target:
+        cells = tuple(CellId(*c) for c in data["cells"])
+        return cls(CellList(Discriminator(data["discriminator"]), cells), GeoScope(data["scope"]))
 
     def for_peer(self, served: Sequence[str]) -> CellList | None:
         """The part of the target a peer serves (None: nothing for it)."""

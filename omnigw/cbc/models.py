@@ -1,11 +1,11 @@
-"""CBC tables: alerts, their per-language messages, per-peer deliveries, per-cell results."""
+"""CBC tables: alerts, their per-language messages, per-peer deliveries and history."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from omnigw.store.base import Base, UtcDateTime, utcnow
@@ -65,7 +65,13 @@ class Message(Base):
 
 
 class Delivery(Base):
-    """One message toward one peer; its state is `delivery.DeliveryState`."""
+    """One message toward one peer; its state is `delivery.DeliveryState`.
+
+    The peer's own answers are kept as the PDUs it sent (`report`: the last
+    WRITE-REPLACE COMPLETE/FAILURE, `kill_report`, `status_report`); the
+    per-cell view is decoded from them when someone reads it. A big BSC lists
+    hundreds of cells per answer, and this keeps the write path one row wide.
+    """
 
     __tablename__ = "cbc_deliveries"
     __table_args__ = (UniqueConstraint("message_id", "peer"),)
@@ -80,28 +86,11 @@ class Delivery(Base):
     error: Mapped[str | None] = mapped_column(String(200), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    report: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    kill_report: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    status_report: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     message: Mapped[Message] = relationship(back_populates="deliveries")
-    cells: Mapped[list[CellResult]] = relationship(
-        back_populates="delivery", lazy="selectin", order_by="CellResult.cell"
-    )
-
-
-class CellResult(Base):
-    """What one peer said about one cell for one message."""
-
-    __tablename__ = "cbc_cells"
-    __table_args__ = (UniqueConstraint("delivery_id", "cell"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    delivery_id: Mapped[int] = mapped_column(ForeignKey("cbc_deliveries.id", ondelete="CASCADE"))
-    cell: Mapped[str] = mapped_column(String(40))  # "mcc-mnc-lac-ci", or "lac-ci", ...
-    state: Mapped[str] = mapped_column(String(16))  # installed|failed|killed
-    cause: Mapped[str | None] = mapped_column(String(48), nullable=True)
-    broadcasts_completed: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-
-    delivery: Mapped[Delivery] = relationship(back_populates="cells")
 
 
 class AlertEvent(Base):

@@ -1,36 +1,42 @@
 """The CBC service: accepts alerts, stores them, fans them out to peers, tracks results.
 
-Every state change is committed to the store before the PDU that follows from
-it leaves, so a restarted daemon resumes exactly where it stopped: deliveries a
-peer confirmed are not written again; unanswered ones are.
+An alert is committed to the store before the API answers. Delivery then runs
+in memory: one `delivery.step` state machine per (message, peer), a priority
+queue per peer (Presidential first) drained as fast as the link takes it, and
+a group-commit writer that records progress within milliseconds. After a
+restart the engine reloads from the store: deliveries a peer confirmed are not
+written again; unanswered ones are.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import itertools
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import selectinload
 
-from omnigw.cbc.areas import Target, cell_key
+from omnigw.cbc.areas import Target
 from omnigw.cbc.cbsp.codec import (
     Category,
     Cause,
     CellList,
     Content,
+    DecodeError,
     Discriminator,
     MsgType,
     Pdu,
+    Summary,
+    decode,
 )
 from omnigw.cbc.cbsp.fsm import LinkFsm
 from omnigw.cbc.cbsp.link import CbspLink, Reconnector
@@ -40,7 +46,6 @@ from omnigw.cbc.messages import (
     Certainty,
     EncodedText,
     GeoScope,
-    Page,
     SerialNumber,
     Urgency,
     class_of,
@@ -57,17 +62,19 @@ from omnigw.cbc.metrics import (
     PEER_UP,
     UNKNOWN_PEERS,
 )
-from omnigw.cbc.models import Alert, AlertEvent, CellResult, Delivery, Message
+from omnigw.cbc.models import Alert, AlertEvent, Delivery, Message
+from omnigw.cbc.writer import DeliveryRow, StoreWriter
 from omnigw.config import CbcConfig, CbcPeer
 from omnigw.errors import Conflict, Invalid, NotFound
 from omnigw.store.base import utcnow
 from omnigw.store.engine import SessionFactory
 
 log = logging.getLogger("omnigw.cbc")
+DELIVERIES = cast(Table, Delivery.__table__)
 
 INTERFACE = "cbsp"
 REPETITION_UNIT = 1.883  # seconds per CBSP repetition-period unit
-ANSWER_PRIORITY = -1  # peer answers are handled before new writes
+S = DeliveryState
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +105,8 @@ class AlertSpec:
     warning_type: int | None = None  # explicit ETWS warning type (ECBE payload_etws)
 
 
-def _priority(cls: AlertClass | None) -> int:
+def priority_of(cls: AlertClass | None) -> int:
+    """0 goes first: Presidential; then Extreme and ETWS; then everything else."""
     if cls is AlertClass.PRESIDENTIAL:
         return 0
     if cls in (AlertClass.EXTREME, AlertClass.ETWS_EARTHQUAKE, AlertClass.ETWS_TSUNAMI,
@@ -107,65 +115,109 @@ def _priority(cls: AlertClass | None) -> int:
     return 2
 
 
+# --- the engine's in-memory view ---------------------------------------------------------
+
+
+@dataclass(slots=True)
+class AlertRt:
+    id: str
+    state: str
+    alert_class: str | None
+    priority: int
+    category: int
+    repetition_seconds: int
+    broadcasts: int
+    target: Target
+    source: str
+    external_ref: str | None
+    expires_at: datetime | None
+    delivered: bool
+    accepted_at: float  # monotonic, for the delivery latency
+    messages: list[MessageRt] = field(default_factory=list)
+    unsettled: int = 0
+
+
+@dataclass(slots=True)
+class MessageRt:
+    id: int
+    alert: AlertRt
+    identifier: int
+    geo_scope: int
+    code: int
+    update_number: int
+    dcs: int
+    pages: tuple[Content, ...]
+    warning_type: int | None
+    language: str | None
+
+    @property
+    def serial(self) -> int:
+        return SerialNumber(GeoScope(self.geo_scope), self.code, self.update_number).encode()
+
+
+@dataclass(slots=True)
+class DeliveryRt:
+    row: DeliveryRow
+    peer: str
+    message: MessageRt
+
+    @property
+    def state(self) -> DeliveryState:
+        return DeliveryState(self.row.state)
+
+
 @dataclass
 class PeerRuntime:
     cfg: CbcPeer
     link: CbspLink | None = None
-    queue: asyncio.PriorityQueue[tuple[int, int, int, Event, dict[str, Any]]] = field(
-        default_factory=asyncio.PriorityQueue
-    )
-    worker: asyncio.Task[None] | None = None
+    writable: bool = True
+    outbound: list[tuple[int, int, int, Pdu]] = field(default_factory=list)
     timers: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
+    deliveries: dict[int, DeliveryRt] = field(default_factory=dict)
 
     @property
     def up(self) -> bool:
         return self.link is not None and self.link.up
 
 
+def _pages(raw: list[list[Any]]) -> tuple[Content, ...]:
+    return tuple(Content(bytes.fromhex(h), n) for n, h in raw)
+
+
 class CbcService:
     def __init__(self, cfg: CbcConfig, sessions: SessionFactory) -> None:
         self.cfg = cfg
         self._sessions = sessions
+        self._writer = StoreWriter(sessions)
         self._peers = {p.name: PeerRuntime(p) for p in cfg.peers}
         self._by_address = {str(p.address): p.name for p in cfg.peers if p.mode == "server"}
         self._seq = itertools.count()
         self._server: asyncio.Server | None = None
         self._reconnectors: list[Reconnector] = []
         self._expiry: asyncio.Task[None] | None = None
-        self._accepted_at: dict[str, float] = {}
-        # Hooks for tests and tools that want to see every PDU on the wire.
-        self.on_sent: list[Any] = []
-        self._write_lock = asyncio.Lock()
+        self._alerts: dict[str, AlertRt] = {}
+        # (peer, message identifier, message code) -> delivery, to match answers
+        self._refs: dict[tuple[str, int, int], DeliveryRt] = {}
+        self._last_code: dict[int, int] = {}
+        self._submit_lock = asyncio.Lock()
         # Peers that hold at least one confirmed message: never RESET them on link-up.
         self._holding: set[str] = set()
+        self._counts: dict[str, int] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        # Called with (alert id, seconds from accept) when every peer has answered.
+        self.on_delivered: list[Callable[[str, float], None]] = []
 
-    # --- lifecycle -------------------------------------------------------------------
+    # --- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        async with self._sessions.begin() as s:
-            # Answers to what was in flight when we stopped are lost: resend later.
-            await s.execute(
-                update(Delivery)
-                .where(Delivery.state == DeliveryState.WRITING)
-                .values(state=DeliveryState.PENDING)
-            )
-            await s.execute(
-                update(Delivery)
-                .where(Delivery.state == DeliveryState.KILLING)
-                .values(state=DeliveryState.KILL_PENDING)
-            )
-            held = await s.execute(
-                select(Delivery.peer).where(Delivery.state == DeliveryState.ACTIVE).distinct()
-            )
-            self._holding = {peer for (peer,) in held}
+        await self._load()
+        self._writer.start()
+        loop = asyncio.get_running_loop()
         for peer in self._peers.values():
-            peer.worker = asyncio.get_running_loop().create_task(self._work(peer))
             PEER_UP.labels(peer.cfg.name, INTERFACE).set(0)
         settings = self.cfg.cbsp
         if self._by_address:
-            self._server = await asyncio.get_running_loop().create_server(
-                self._accept, str(settings.bind), settings.port
-            )
+            self._server = await loop.create_server(self._accept, str(settings.bind), settings.port)
         for peer in self._peers.values():
             if peer.cfg.mode == "client":
                 reconnector = Reconnector(
@@ -176,8 +228,76 @@ class CbcService:
                 )
                 reconnector.start()
                 self._reconnectors.append(reconnector)
-        self._expiry = asyncio.get_running_loop().create_task(self._expire_loop())
-        await self._refresh_alert_gauge()
+        self._expiry = loop.create_task(self._expire_loop())
+
+    async def _load(self) -> None:
+        """Rebuild the engine from the store: what is live, what each peer holds."""
+        async with self._sessions.begin() as s:
+            # Answers to what was in flight when we stopped are lost: send again later.
+            await s.execute(
+                update(Delivery).where(Delivery.state == S.WRITING).values(state=S.PENDING)
+            )
+            await s.execute(
+                update(Delivery).where(Delivery.state == S.KILLING).values(state=S.KILL_PENDING)
+            )
+            unfinished = select(Message.alert_id).join(Delivery).where(Delivery.state != S.KILLED)
+            rows = await s.execute(
+                select(Alert)
+                .where((Alert.state == "active") | Alert.id.in_(unfinished))
+                .options(selectinload(Alert.messages).selectinload(Message.deliveries))
+            )
+            for alert in rows.scalars():
+                self._adopt(alert, time.monotonic())
+            last = await s.execute(
+                select(Message.message_identifier, Message.message_code)
+                .where(
+                    Message.id.in_(
+                        select(func.max(Message.id)).group_by(Message.message_identifier)
+                    )
+                )
+            )  # fmt: skip
+            self._last_code = {ident: code for ident, code in last}
+            counts = await s.execute(select(Alert.state, func.count()).group_by(Alert.state))
+            self._counts = {state: count for state, count in counts}
+        self._publish_counts()
+
+    def _adopt(self, alert: Alert, accepted_at: float) -> AlertRt:
+        rt = AlertRt(
+            id=alert.id, state=alert.state, alert_class=alert.alert_class,
+            priority=alert.priority, category=alert.category,
+            repetition_seconds=alert.repetition_seconds, broadcasts=alert.broadcasts_requested,
+            target=Target.from_json(alert.target), source=alert.source,
+            external_ref=alert.external_ref, expires_at=alert.expires_at,
+            delivered=alert.completed_at is not None, accepted_at=accepted_at,
+        )  # fmt: skip
+        self._alerts[alert.id] = rt
+        for message in alert.messages:
+            mrt = MessageRt(
+                id=message.id, alert=rt, identifier=message.message_identifier,
+                geo_scope=message.geo_scope, code=message.message_code,
+                update_number=message.update_number, dcs=message.dcs,
+                pages=_pages(message.pages), warning_type=message.warning_type,
+                language=message.language,
+            )  # fmt: skip
+            rt.messages.append(mrt)
+            for delivery in message.deliveries:
+                peer = self._peers.get(delivery.peer)
+                if peer is None:
+                    continue  # a peer removed from the config
+                row = DeliveryRow(
+                    id=delivery.id, state=delivery.state, attempts=delivery.attempts,
+                    confirmed_serial=delivery.confirmed_serial, error=delivery.error,
+                    confirmed_at=delivery.confirmed_at, report=delivery.report,
+                    kill_report=delivery.kill_report, status_report=delivery.status_report,
+                )  # fmt: skip
+                drt = DeliveryRt(row, peer.cfg.name, mrt)
+                peer.deliveries[delivery.id] = drt
+                self._refs[(peer.cfg.name, mrt.identifier, mrt.code)] = drt
+                if drt.state not in SETTLED:
+                    rt.unsettled += 1
+                if drt.state is S.ACTIVE:
+                    self._holding.add(peer.cfg.name)
+        return rt
 
     def bound_port(self) -> int | None:
         if self._server is None:
@@ -196,24 +316,23 @@ class CbcService:
                 peer.link.close("shutting down")
             for timer in peer.timers.values():
                 timer.cancel()
-            if peer.worker is not None:
-                peer.worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await peer.worker
+        for task in list(self._background):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._writer.stop()
         if self._server is not None:
             await self._server.wait_closed()
 
     def peer_status(self) -> dict[str, bool]:
         return {name: p.up for name, p in self._peers.items()}
 
-    # --- links -----------------------------------------------------------------------
-
-    def _fsm(self) -> LinkFsm:
-        s = self.cfg.cbsp
-        return LinkFsm(s.keepalive_seconds, s.keepalive_timeout_seconds, s.reset_timeout_seconds)
+    # --- links -----------------------------------------------------------------------------
 
     def _make_link(self, peer: PeerRuntime) -> CbspLink:
-        return CbspLink(peer.cfg.name, self._fsm(), self, lambda: self._needs_reset(peer))
+        s = self.cfg.cbsp
+        fsm = LinkFsm(s.keepalive_seconds, s.keepalive_timeout_seconds, s.reset_timeout_seconds)
+        return CbspLink(peer.cfg.name, fsm, self, lambda: peer.cfg.name not in self._holding)
 
     def _accept(self) -> asyncio.Protocol:
         return _Gate(self)
@@ -226,31 +345,67 @@ class CbcService:
             log.warning("refused CBSP connection from an unknown peer", extra={"remote": address})
             return None
         peer = self._peers[name]
-        if peer.link is not None and peer.link.up:
+        if peer.link is not None:
             peer.link.close("replaced by a new connection")
         return self._make_link(peer)
 
-    def _needs_reset(self, peer: PeerRuntime) -> bool:
-        # RESET wipes the BSC's messages; only do it when we hold none confirmed there.
-        return peer.cfg.name not in self._holding
-
-    # LinkHandler ---------------------------------------------------------------------
+    # LinkHandler ------------------------------------------------------------------------------
 
     def link_up(self, link: CbspLink) -> None:
         peer = self._peers[link.peer]
-        peer.link = link
+        peer.link, peer.writable = link, True
         PEER_UP.labels(link.peer, INTERFACE).set(1)
         log.info("CBSP link up", extra={"peer": link.peer})
-        self._enqueue(peer, ANSWER_PRIORITY, 0, Event.PEER_UP, {})
+        self._spawn(self._bring_up(peer))
+
+    async def _bring_up(self, peer: PeerRuntime) -> None:
+        await self._add_missing_deliveries(peer)
+        waiting = [d for d in peer.deliveries.values() if d.state in (S.PENDING, S.KILL_PENDING)]
+        waiting.sort(key=lambda d: (d.message.alert.priority, d.message.alert.accepted_at))
+        for delivery in waiting:
+            self._step(peer, delivery, Event.PEER_UP)
+
+    async def _add_missing_deliveries(self, peer: PeerRuntime) -> None:
+        """A peer added to the config after an alert still gets every active alert."""
+        have = {d.message.id for d in peer.deliveries.values()}
+        missing = [
+            m for a in self._alerts.values() if a.state == "active"
+            for m in a.messages if m.id not in have
+        ]  # fmt: skip
+        if not missing:
+            return
+        async with self._sessions.begin() as s:
+            rows = [Delivery(message_id=m.id, peer=peer.cfg.name, state=S.PENDING) for m in missing]
+            s.add_all(rows)
+            await s.flush()
+            for row, message in zip(rows, missing, strict=True):
+                self._register(peer, row.id, message)
+
+    def _register(self, peer: PeerRuntime, delivery_id: int, message: MessageRt) -> DeliveryRt:
+        row = DeliveryRow(delivery_id, S.PENDING, 0, None, None, None, None, None, None)
+        drt = DeliveryRt(row, peer.cfg.name, message)
+        peer.deliveries[delivery_id] = drt
+        self._refs[(peer.cfg.name, message.identifier, message.code)] = drt
+        message.alert.unsettled += 1
+        return drt
 
     def link_down(self, link: CbspLink, reason: str) -> None:
         peer = self._peers[link.peer]
         if peer.link is not link:
             return
         peer.link = None
+        peer.outbound.clear()  # regenerated from the delivery states on the next link-up
         PEER_UP.labels(link.peer, INTERFACE).set(0)
         log.warning("CBSP link down", extra={"peer": link.peer, "reason": reason})
-        self._enqueue(peer, ANSWER_PRIORITY, 0, Event.PEER_DOWN, {})
+        for delivery in list(peer.deliveries.values()):
+            if delivery.state in (S.WRITING, S.KILLING):
+                self._step(peer, delivery, Event.PEER_DOWN)
+
+    def link_writable(self, link: CbspLink, writable: bool) -> None:
+        peer = self._peers[link.peer]
+        peer.writable = writable
+        if writable:
+            self._drain(peer)
 
     def link_error(self, link: CbspLink, cause: int, reason: str) -> None:
         name = Cause(cause).name.lower() if cause in Cause._value2member_map_ else str(cause)
@@ -260,373 +415,246 @@ class CbcService:
         )
 
     def link_sent(self, link: CbspLink, pdu: Pdu, wire: bytes) -> None:
-        for hook in self.on_sent:
-            hook(link.peer, pdu, wire)
+        MESSAGES.labels(link.peer, INTERFACE, "sent").inc()
+
+    def link_answer(self, link: CbspLink, summary: Summary, frame: bytes) -> None:
+        """A WRITE-REPLACE / KILL / STATUS answer, read only as far as matching needs."""
+        peer = self._peers[link.peer]
+        serial = summary.new_serial if summary.new_serial is not None else summary.old_serial
+        if summary.message_id is None or serial is None:
+            return
+        code = SerialNumber.decode(serial).message_code
+        delivery = self._refs.get((peer.cfg.name, summary.message_id, code))
+        if delivery is None:
+            log.warning(
+                "answer for an unknown message",
+                extra={"peer": peer.cfg.name, "message_id": summary.message_id},
+            )
+            return
+        t = summary.type
+        if t is MsgType.WRITE_REPLACE_COMPLETE:
+            self._step(peer, delivery, Event.COMPLETE, frame)
+        elif t is MsgType.WRITE_REPLACE_FAILURE:
+            try:
+                pdu = decode(frame)
+            except DecodeError:
+                return  # peek already validated the framing; nothing more to learn
+            refs_used = bool(pdu.failures) and all(
+                f.cause is Cause.MSG_REF_ALREADY_USED for f in pdu.failures or ()
+            )
+            if refs_used:  # the peer already holds this very message
+                self._step(peer, delivery, Event.COMPLETE, frame)
+            else:
+                partial = bool(pdu.completed or (pdu.cell_list and pdu.cell_list.cells))
+                self._step(peer, delivery, Event.FAILURE, frame, partial)
+        elif t in (MsgType.KILL_COMPLETE, MsgType.KILL_FAILURE):
+            done = Event.KILL_COMPLETE if t is MsgType.KILL_COMPLETE else Event.KILL_FAILURE
+            self._step(peer, delivery, done, frame)
+        elif t is MsgType.MSG_STATUS_QUERY_COMPLETE:
+            delivery.row.status_report = frame
+            self._writer.delivery(delivery.row)
 
     def link_pdu(self, link: CbspLink, pdu: Pdu) -> None:
         peer = self._peers[link.peer]
-        t = pdu.type
-        if t in (MsgType.WRITE_REPLACE_COMPLETE, MsgType.WRITE_REPLACE_FAILURE):
-            event = Event.COMPLETE if t is MsgType.WRITE_REPLACE_COMPLETE else Event.FAILURE
-            self._enqueue(peer, ANSWER_PRIORITY, 0, event, {"pdu": pdu})
-        elif t in (MsgType.KILL_COMPLETE, MsgType.KILL_FAILURE):
-            event = Event.KILL_COMPLETE if t is MsgType.KILL_COMPLETE else Event.KILL_FAILURE
-            self._enqueue(peer, ANSWER_PRIORITY, 0, event, {"pdu": pdu})
-        elif t is MsgType.RESTART:
-            lost = pdu.recovery == 1
+        if pdu.type is MsgType.RESTART:
+            lost = pdu.recovery != 0
             log.warning("BSC restarted", extra={"peer": link.peer, "data_lost": lost})
-            if lost or pdu.recovery is None:
-                self._enqueue(peer, ANSWER_PRIORITY, 0, Event.RESTART, {"pdu": pdu})
-        elif t is MsgType.MSG_STATUS_QUERY_COMPLETE:
-            self._enqueue(peer, ANSWER_PRIORITY, 0, Event.COMPLETE, {"pdu": pdu, "status": True})
-        elif t is MsgType.ERROR_INDICATION:
-            CBSP_ERRORS.labels(
-                link.peer, f"peer_{(pdu.cause or Cause.UNSPECIFIED).name.lower()}"
-            ).inc()
+            if lost:
+                for delivery in list(peer.deliveries.values()):
+                    if delivery.state in (S.ACTIVE, S.WRITING, S.FAILED):
+                        self._step(peer, delivery, Event.RESTART)
+        elif pdu.type is MsgType.ERROR_INDICATION:
+            cause = (pdu.cause or Cause.UNSPECIFIED).name.lower()
+            CBSP_ERRORS.labels(link.peer, f"peer_{cause}").inc()
             log.warning(
                 "BSC sent ERROR INDICATION",
-                extra={"peer": link.peer, "cause": pdu.cause, "message_id": pdu.message_id},
+                extra={"peer": link.peer, "cause": cause, "message_id": pdu.message_id},
             )
+        elif pdu.type is MsgType.FAILURE:
+            log.warning("BSC reports cell broadcast failure", extra={"peer": link.peer})
         else:
-            log.info("CBSP message", extra={"peer": link.peer, "type": t.name})
+            log.info("CBSP message", extra={"peer": link.peer, "type": pdu.type.name})
 
-    # --- work queue ------------------------------------------------------------------
+    # --- the delivery engine -----------------------------------------------------------------
 
-    def _enqueue(
-        self, peer: PeerRuntime, priority: int, delivery_id: int, event: Event, data: dict[str, Any]
+    def _step(
+        self,
+        peer: PeerRuntime,
+        delivery: DeliveryRt,
+        event: Event,
+        frame: bytes | None = None,
+        partial: bool = False,
     ) -> None:
-        peer.queue.put_nowait((priority, next(self._seq), delivery_id, event, data))
+        row = delivery.row
+        before = delivery.state
+        result = step(before, event, row.attempts, self.cfg.cbsp.max_attempts, peer.up, partial)
+        row.state, row.attempts = result.state, result.attempts
+        message = delivery.message
+        alert = message.alert
+        for action in result.actions:
+            if action is Do.STOP_TIMER:
+                self._stop_timer(peer, row.id)
+            elif action is Do.WRITE:
+                write = self._write_pdu(peer, message, row)
+                if write is None:
+                    row.state, row.error = S.KILLED, "no target cell served by this peer"
+                else:
+                    self._push(peer, alert.priority, row.id, write)
+            elif action is Do.KILL:
+                self._push(peer, 0, row.id, self._kill_pdu(peer, message, row))
+        if frame is not None and event in (Event.COMPLETE, Event.FAILURE):
+            row.report = frame
+            if row.state == S.ACTIVE:
+                row.confirmed_serial = message.serial
+                row.confirmed_at = utcnow()
+                row.error = None
+                self._holding.add(peer.cfg.name)
+            MESSAGES.labels(
+                peer.cfg.name, INTERFACE, "confirmed" if row.state == S.ACTIVE else "failed"
+            ).inc()
+        elif frame is not None:
+            row.kill_report = frame
+        if row.state == S.FAILED and event is Event.TIMEOUT:
+            row.error = f"no answer after {row.attempts} attempts"
+            MESSAGES.labels(peer.cfg.name, INTERFACE, "failed").inc()
+        after = delivery.state
+        # Persist what survives a restart; WRITING and KILLING come back as their pending forms.
+        if after != before or frame is not None:
+            self._writer.delivery(row)
+        if after != before and (after in (S.FAILED, S.KILLED) or event is Event.RESTART):
+            self._writer.event(
+                alert.id,
+                f"delivery_{after}",
+                {"peer": peer.cfg.name, "language": message.language, "event": str(event),
+                 "error": row.error},
+            )  # fmt: skip
+        alert.unsettled += int(before in SETTLED) - int(after in SETTLED)
+        if after == S.KILLED:
+            self._forget(peer, delivery)
+        if alert.unsettled == 0 and not alert.delivered and alert.state == "active":
+            alert.delivered = True
+            elapsed = time.monotonic() - alert.accepted_at
+            DELIVERY_LATENCY.observe(elapsed)
+            for hook in self.on_delivered:
+                hook(alert.id, elapsed)
+            self._writer.alert_delivered(alert.id, utcnow())
+            self._writer.event(alert.id, "delivered", {})
+            log.info("alert delivered to every peer", extra={"alert_id": alert.id})
 
-    async def _work(self, peer: PeerRuntime) -> None:
-        while True:
-            _, _, delivery_id, event, data = await peer.queue.get()
+    def _forget(self, peer: PeerRuntime, delivery: DeliveryRt) -> None:
+        """A killed delivery needs no more attention; drop the alert when all are done."""
+        alert = delivery.message.alert
+        if alert.state == "active":
+            return
+        peer.deliveries.pop(delivery.row.id, None)
+        key = (peer.cfg.name, delivery.message.identifier, delivery.message.code)
+        if self._refs.get(key) is delivery:
+            del self._refs[key]
+        if all(
+            d.message.alert is not alert
+            for p in self._peers.values()
+            for d in p.deliveries.values()
+        ):
+            self._alerts.pop(alert.id, None)
+
+    def _push(self, peer: PeerRuntime, priority: int, delivery_id: int, pdu: Pdu) -> None:
+        heapq.heappush(peer.outbound, (priority, next(self._seq), delivery_id, pdu))
+        self._drain(peer)
+
+    def _drain(self, peer: PeerRuntime) -> None:
+        """Send queued PDUs, most urgent first, while the link takes them."""
+        while peer.outbound and peer.up and peer.writable:
+            _, _, delivery_id, pdu = heapq.heappop(peer.outbound)
+            assert peer.link is not None
             try:
-                await self._handle(peer, delivery_id, event, data)
-            except Exception:
-                log.exception("CBC delivery step failed", extra={"peer": peer.cfg.name})
-
-    async def _handle(
-        self, peer: PeerRuntime, delivery_id: int, event: Event, data: dict[str, Any]
-    ) -> None:
-        if event in (Event.PEER_UP, Event.PEER_DOWN, Event.RESTART):
-            ids = await self._deliveries_of(peer, event)
-            for did in ids:
-                await self._apply(peer, did, event, data)
-            return
-        if delivery_id == 0:
-            delivery_id = await self._match(peer, data["pdu"])
-            if delivery_id == 0:
-                log.warning("answer for an unknown message", extra={"peer": peer.cfg.name})
+                peer.link.send(pdu)
+            except ConnectionError:
                 return
-        await self._apply(peer, delivery_id, event, data)
-
-    async def _deliveries_of(self, peer: PeerRuntime, event: Event) -> list[int]:
-        states = {
-            Event.PEER_UP: (DeliveryState.PENDING, DeliveryState.KILL_PENDING),
-            Event.PEER_DOWN: (DeliveryState.WRITING, DeliveryState.KILLING),
-            Event.RESTART: (DeliveryState.ACTIVE, DeliveryState.WRITING, DeliveryState.FAILED),
-        }[event]
-        async with self._sessions() as s:
-            if event is Event.PEER_UP:
-                await self._ensure_deliveries(s, peer)
-                await s.commit()
-            rows = await s.execute(
-                select(Delivery.id, Alert.priority)
-                .join(Message, Delivery.message_id == Message.id)
-                .join(Alert, Message.alert_id == Alert.id)
-                .where(Delivery.peer == peer.cfg.name, Delivery.state.in_(states))
-                .order_by(Alert.priority, Alert.created_at)
+            self._stop_timer(peer, delivery_id)
+            peer.timers[delivery_id] = asyncio.get_running_loop().call_later(
+                self.cfg.cbsp.answer_timeout_seconds, self._timeout, peer, delivery_id
             )
-            return [r[0] for r in rows]
 
-    async def _ensure_deliveries(self, s: AsyncSession, peer: PeerRuntime) -> None:
-        """A peer added after an alert still gets every active alert."""
-        have = select(Delivery.message_id).where(Delivery.peer == peer.cfg.name)
-        missing = await s.execute(
-            select(Message.id).join(Alert).where(Alert.state == "active", Message.id.not_in(have))
-        )
-        for (message_id,) in missing:
-            s.add(Delivery(message_id=message_id, peer=peer.cfg.name, state=DeliveryState.PENDING))
-
-    async def _match(self, peer: PeerRuntime, pdu: Pdu) -> int:
-        serial = pdu.new_serial if pdu.new_serial is not None else pdu.old_serial
-        if serial is None or pdu.message_id is None:
-            return 0
-        decoded = SerialNumber.decode(serial)
-        async with self._sessions() as s:
-            row = await s.execute(
-                select(Delivery.id)
-                .join(Message)
-                .where(
-                    Delivery.peer == peer.cfg.name,
-                    Message.message_identifier == pdu.message_id,
-                    Message.message_code == decoded.message_code,
-                    Message.geo_scope == decoded.geo_scope,
-                )
-            )
-            found = row.scalar_one_or_none()
-            return int(found) if found is not None else 0
-
-    # --- the delivery step -----------------------------------------------------------
-
-    async def _apply(
-        self, peer: PeerRuntime, delivery_id: int, event: Event, data: dict[str, Any]
-    ) -> None:
-        sends: list[Pdu] = []
-        settled_alert: tuple[str, float] | None = None
-        async with self._sessions.begin() as s:
-            delivery = await s.get(
-                Delivery,
-                delivery_id,
-                options=[selectinload(Delivery.message).selectinload(Message.alert)],
-            )
-            if delivery is None:
-                return
-            message = delivery.message
-            pdu: Pdu | None = data.get("pdu")
-            if data.get("status") and pdu is not None:
-                self._record_counts(s, delivery, pdu)
-                return
-            partial = bool(pdu and (pdu.completed or (pdu.cell_list and pdu.cell_list.cells)))
-            # "Message reference already used" for every cell: the BSC holds this message.
-            if (
-                event is Event.FAILURE
-                and pdu is not None
-                and pdu.failures
-                and all(f.cause is Cause.MSG_REF_ALREADY_USED for f in pdu.failures)
-            ):
-                event = Event.COMPLETE
-            before = DeliveryState(delivery.state)
-            result = step(
-                before, event, delivery.attempts, self.cfg.cbsp.max_attempts, peer.up, partial
-            )
-            delivery.state = result.state
-            delivery.attempts = result.attempts
-            delivery.updated_at = utcnow()
-            current_serial = self._serial(message)
-            for action in result.actions:
-                if action is Do.STOP_TIMER:
-                    self._stop_timer(peer, delivery_id)
-                elif action is Do.WRITE:
-                    write = self._write_pdu(peer, message, delivery)
-                    if write is None:
-                        delivery.state = DeliveryState.KILLED
-                        delivery.error = "no target cell served by this peer"
-                    else:
-                        sends.append(write)
-                elif action is Do.KILL:
-                    sends.append(self._kill_pdu(peer, message, delivery))
-            if pdu is not None and event in (Event.COMPLETE, Event.FAILURE):
-                self._record_write(s, delivery, pdu)
-                if result.state is DeliveryState.ACTIVE:
-                    delivery.confirmed_serial = current_serial
-                    delivery.confirmed_at = utcnow()
-                    delivery.error = None
-                    self._holding.add(peer.cfg.name)
-                MESSAGES.labels(
-                    peer.cfg.name, INTERFACE,
-                    "confirmed" if result.state is DeliveryState.ACTIVE else "failed",
-                ).inc()  # fmt: skip
-            elif pdu is not None and event in (Event.KILL_COMPLETE, Event.KILL_FAILURE):
-                self._record_kill(s, delivery, pdu)
-            if result.state is DeliveryState.FAILED and event is Event.TIMEOUT:
-                delivery.error = f"no answer after {delivery.attempts} attempts"
-                MESSAGES.labels(peer.cfg.name, INTERFACE, "failed").inc()
-            if before is not result.state:
-                s.add(
-                    AlertEvent(
-                        alert_id=message.alert_id,
-                        what=f"delivery_{result.state}",
-                        detail={"peer": peer.cfg.name, "language": message.language,
-                                "event": str(event)},
-                    )
-                )  # fmt: skip
-            settled_alert = await self._maybe_completed(s, message.alert)
-        for pdu_out in sends:
-            self._send(peer, delivery_id, pdu_out)
-        if settled_alert is not None:
-            alert_id, started = settled_alert
-            DELIVERY_LATENCY.observe(time.monotonic() - started)
-            log.info("alert delivered to every peer", extra={"alert_id": alert_id})
-
-    async def _maybe_completed(self, s: AsyncSession, alert: Alert) -> tuple[str, float] | None:
-        if alert.completed_at is not None or alert.state != "active":
-            return None
-        await s.flush()
-        states = await s.execute(
-            select(Delivery.state).join(Message).where(Message.alert_id == alert.id)
-        )
-        values = [DeliveryState(v) for (v,) in states]
-        if values and all(v in SETTLED for v in values):
-            alert.completed_at = utcnow()
-            started = self._accepted_at.pop(alert.id, None)
-            if started is not None:
-                return alert.id, started
-        return None
-
-    def _send(self, peer: PeerRuntime, delivery_id: int, pdu: Pdu) -> None:
-        if peer.link is None or not peer.link.up:
-            self._enqueue(peer, ANSWER_PRIORITY, delivery_id, Event.PEER_DOWN, {})
-            return
-        try:
-            peer.link.send(pdu)
-        except ConnectionError:
-            return
-        MESSAGES.labels(peer.cfg.name, INTERFACE, "sent").inc()
-        self._stop_timer(peer, delivery_id)
-        peer.timers[delivery_id] = asyncio.get_running_loop().call_later(
-            self.cfg.cbsp.answer_timeout_seconds,
-            self._enqueue, peer, ANSWER_PRIORITY, delivery_id, Event.TIMEOUT, {},
-        )  # fmt: skip
+    def _timeout(self, peer: PeerRuntime, delivery_id: int) -> None:
+        peer.timers.pop(delivery_id, None)
+        delivery = peer.deliveries.get(delivery_id)
+        if delivery is not None:
+            self._step(peer, delivery, Event.TIMEOUT)
 
     def _stop_timer(self, peer: PeerRuntime, delivery_id: int) -> None:
         timer = peer.timers.pop(delivery_id, None)
         if timer is not None:
             timer.cancel()
 
-    # --- PDUs ------------------------------------------------------------------------
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
-    @staticmethod
-    def _serial(message: Message) -> int:
-        return SerialNumber(
-            GeoScope(message.geo_scope), message.message_code, message.update_number
-        ).encode()
+    # --- PDUs ------------------------------------------------------------------------------
 
-    def _cells_for(self, peer: PeerRuntime, alert: Alert) -> CellList | None:
-        target = target_from_json(alert.target)
-        return target.for_peer(peer.cfg.cells)
-
-    def _write_pdu(self, peer: PeerRuntime, message: Message, delivery: Delivery) -> Pdu | None:
+    def _write_pdu(self, peer: PeerRuntime, message: MessageRt, row: DeliveryRow) -> Pdu | None:
         alert = message.alert
-        cells = self._cells_for(peer, alert)
+        cells = alert.target.for_peer(peer.cfg.cells)
         if cells is None:
             return None
-        serial = self._serial(message)
-        old = delivery.confirmed_serial
-        # Same serial again (peer lost it): a fresh write, not a replace.
+        serial = message.serial
+        old = row.confirmed_serial
+        # Same serial again (the peer lost it): a fresh write, not a replace.
         old_serial = old if old is not None and old != serial else None
         if message.warning_type is not None:
             return Pdu(
-                MsgType.WRITE_REPLACE, message_id=message.message_identifier,
-                new_serial=serial, old_serial=old_serial, cell_list=cells,
-                emergency=1, warning_type=message.warning_type,
-                warning_security=bytes(50), warning_period=alert.repetition_seconds,
+                MsgType.WRITE_REPLACE, message_id=message.identifier, new_serial=serial,
+                old_serial=old_serial, cell_list=cells, emergency=1,
+                warning_type=message.warning_type, warning_security=bytes(50),
+                warning_period=min(alert.repetition_seconds, 6000),
             )  # fmt: skip
-        pages = tuple(Content(bytes.fromhex(h), n) for n, h in message.pages)
         period = max(1, min(4095, round(alert.repetition_seconds / REPETITION_UNIT)))
         return Pdu(
-            MsgType.WRITE_REPLACE, message_id=message.message_identifier, new_serial=serial,
+            MsgType.WRITE_REPLACE, message_id=message.identifier, new_serial=serial,
             old_serial=old_serial, cell_list=cells, channel=0,
             category=Category(alert.category), repetition_period=period,
-            broadcasts_requested=alert.broadcasts_requested, number_of_pages=len(pages),
-            dcs=message.dcs, content=pages,
+            broadcasts_requested=alert.broadcasts, number_of_pages=len(message.pages),
+            dcs=message.dcs, content=message.pages,
         )  # fmt: skip
 
-    def _kill_pdu(self, peer: PeerRuntime, message: Message, delivery: Delivery) -> Pdu:
-        cells = self._cells_for(peer, message.alert) or CellList(Discriminator.ALL_IN_BSC)
-        serial = delivery.confirmed_serial or self._serial(message)
+    def _kill_pdu(self, peer: PeerRuntime, message: MessageRt, row: DeliveryRow) -> Pdu:
+        cells = message.alert.target.for_peer(peer.cfg.cells) or CellList(Discriminator.ALL_IN_BSC)
         return Pdu(
-            MsgType.KILL, message_id=message.message_identifier, old_serial=serial,
-            cell_list=cells, channel=None if message.warning_type is not None else 0,
+            MsgType.KILL, message_id=message.identifier,
+            old_serial=row.confirmed_serial or message.serial, cell_list=cells,
+            channel=None if message.warning_type is not None else 0,
         )  # fmt: skip
 
-    # --- per-cell results ------------------------------------------------------------
+    # --- alerts: the API side ------------------------------------------------------------------
 
-    async def _cell(self, s: AsyncSession, delivery: Delivery, key: str) -> CellResult:
-        for cell in delivery.cells:
-            if cell.cell == key:
-                return cell
-        row = CellResult(delivery=delivery, cell=key, state="installed")
-        s.add(row)
-        return row
+    def _live_codes(self, identifier: int) -> set[int]:
+        return {m.code for a in self._alerts.values() for m in a.messages
+                if m.identifier == identifier}  # fmt: skip
 
-    def _record_write(self, s: AsyncSession, delivery: Delivery, pdu: Pdu) -> None:
-        existing = {c.cell: c for c in delivery.cells}
-        now = utcnow()
-
-        def put(key: str, state: str, cause: str | None, count: int | None) -> None:
-            row = existing.get(key)
-            if row is None:
-                row = CellResult(delivery=delivery, cell=key, state=state)
-                s.add(row)
-                existing[key] = row
-            row.state, row.cause, row.updated_at = state, cause, now
-            if count is not None:
-                row.broadcasts_completed = count
-
-        reported = False
-        for count in pdu.completed or ():
-            put(cell_key(count.cell), "installed", None, count.completed)
-            reported = True
-        if pdu.cell_list is not None:
-            for cell in pdu.cell_list.cells:
-                put(cell_key(cell), "installed", None, None)
-                reported = True
-        for failure in pdu.failures or ():
-            if failure.cause is Cause.MSG_REF_ALREADY_USED:
-                put(cell_key(failure.cell), "installed", None, None)
-            else:
-                put(cell_key(failure.cell), "failed", failure.cause.name.lower(), None)
-            reported = True
-        if not reported and pdu.type is MsgType.WRITE_REPLACE_COMPLETE:
-            cells = target_from_json(delivery.message.alert.target).cells
-            for cell in cells.cells or ():
-                put(cell_key(cell), "installed", None, None)
-            if not cells.cells:
-                put("all", "installed", None, None)
-
-    def _record_kill(self, s: AsyncSession, delivery: Delivery, pdu: Pdu) -> None:
-        counts = {cell_key(c.cell): c.completed for c in pdu.completed or ()}
-        for row in delivery.cells:
-            if row.state == "installed":
-                row.state = "killed"
-                row.updated_at = utcnow()
-            if row.cell in counts:
-                row.broadcasts_completed = counts[row.cell]
-
-    def _record_counts(self, s: AsyncSession, delivery: Delivery, pdu: Pdu) -> None:
-        by_key = {c.cell: c for c in delivery.cells}
-        for count in pdu.completed or ():
-            row = by_key.get(cell_key(count.cell))
-            if row is not None:
-                row.broadcasts_completed = count.completed
-                row.updated_at = utcnow()
-
-    # --- alerts: the API side ---------------------------------------------------------
-
-    async def _allocate_code(self, s: AsyncSession, identifier: int) -> int:
+    def _allocate_code(self, identifier: int) -> int:
         """A message code no live message with this identifier uses (TS 23.041 9.4.1.2.1)."""
-        rows = await s.execute(
-            select(Message.message_code)
-            .join(Alert)
-            .where(Message.message_identifier == identifier, Alert.state == "active")
-        )
-        used = {code for (code,) in rows}
-        last = await s.execute(
-            select(Message.message_code)
-            .where(Message.message_identifier == identifier)
-            .order_by(Message.id.desc())
-            .limit(1)
-        )
-        start = (last.scalar_one_or_none() or 0) + 1
+        used = self._live_codes(identifier)
+        start = self._last_code.get(identifier, 0) + 1
         for offset in range(1024):
             code = (start + offset) % 1024
             if code not in used:
+                self._last_code[identifier] = code
                 return code
         raise Conflict(f"message identifier {identifier}: all 1024 message codes are live")
 
-    def _messages(self, spec: AlertSpec) -> list[tuple[int, Text | None, EncodedText | None]]:
-        """(identifier, text, encoding) per message of the alert."""
+    @staticmethod
+    def _messages(spec: AlertSpec) -> list[tuple[int, Text | None, EncodedText | None]]:
+        """(identifier, text, encoding) per message of the alert; raises on bad input."""
         if spec.identifier is not None:
             enc = spec.encoded
             if enc is None and spec.texts:
                 enc = encode_text(spec.texts[0].text, spec.texts[0].language)
-            text = spec.texts[0] if spec.texts else None
-            return [(spec.identifier, text, enc)]
+            return [(spec.identifier, spec.texts[0] if spec.texts else None, enc)]
         assert spec.alert_class is not None
         if is_etws(spec.alert_class):
-            ident = message_identifier(spec.alert_class)
-            return [(ident, spec.texts[0] if spec.texts else None, None)]
+            text = spec.texts[0] if spec.texts else None
+            return [(message_identifier(spec.alert_class), text, None)]
         out: list[tuple[int, Text | None, EncodedText | None]] = []
         for index, text in enumerate(spec.texts):
             ident = message_identifier(
@@ -636,191 +664,296 @@ class CbcService:
         return out
 
     async def submit(self, spec: AlertSpec, who: str) -> str:
-        """Validate, store and queue an alert; returns its id once it is durable."""
-        if (
-            not spec.texts
-            and spec.encoded is None
-            and spec.warning_type is None
-            and not (spec.alert_class and is_etws(spec.alert_class))
-        ):
+        """Validate, store and start delivering an alert; returns once it is durable."""
+        etws = spec.alert_class is not None and is_etws(spec.alert_class)
+        if not spec.texts and spec.encoded is None and spec.warning_type is None and not etws:
             raise Invalid("texts: at least one text is required")
-        messages = self._messages(spec)  # raises MessageError before anything is stored
+        messages = self._messages(spec)
         cls = spec.alert_class or (class_of(spec.identifier) if spec.identifier else None)
-        priority = _priority(cls)
+        priority = priority_of(cls)
         category = spec.category if spec.category is not None else (
             Category.HIGH_PRIORITY if priority <= 1 else Category.NORMAL
         )  # fmt: skip
         alert_id = secrets.token_hex(8)
-        async with self._write_lock, self._sessions.begin() as s:
-            if spec.external_ref is not None:
-                dup = await s.execute(
-                    select(Alert.id).where(
-                        Alert.external_ref == spec.external_ref,
-                        Alert.source == spec.source,
-                        Alert.state == "active",
-                    )
-                )
-                if dup.first() is not None:
-                    raise Conflict(f"an active alert with reference {spec.external_ref} exists")
+        async with self._submit_lock:
+            if spec.external_ref is not None and any(
+                a.source == spec.source and a.external_ref == spec.external_ref
+                and a.state == "active" for a in self._alerts.values()
+            ):  # fmt: skip
+                raise Conflict(f"an active alert with reference {spec.external_ref} exists")
+            serials = []
+            for ident, _, _ in messages:
+                if spec.serial is not None:
+                    if spec.serial.message_code in self._live_codes(ident):
+                        code = spec.serial.message_code
+                        raise Conflict(f"message {ident} with code {code} is already active")
+                    serials.append(spec.serial)
+                else:
+                    serials.append(SerialNumber(spec.target.scope, self._allocate_code(ident), 0))
             alert = Alert(
                 id=alert_id, state="active", source=spec.source, external_ref=spec.external_ref,
                 alert_class=cls.value if cls else None, priority=priority, category=int(category),
                 repetition_seconds=spec.repetition_seconds or self.cfg.default_repetition_seconds,
                 broadcasts_requested=spec.broadcasts_requested,
-                target=target_to_json(spec.target), submitted_by=who,
-                expires_at=spec.expires_at,
+                target=spec.target.to_json(), submitted_by=who, expires_at=spec.expires_at,
             )  # fmt: skip
-            s.add(alert)
-            for index, (ident, text, enc) in enumerate(messages):
-                if spec.serial is not None:
-                    serial = spec.serial
-                    clash = await s.execute(
-                        select(Message.id).join(Alert).where(
-                            Message.message_identifier == ident,
-                            Message.message_code == serial.message_code,
-                            Alert.state == "active",
-                        )
-                    )  # fmt: skip
-                    if clash.first() is not None:
-                        raise Conflict(
-                            f"message {ident} with code {serial.message_code} is already active"
-                        )
-                else:
-                    code = await self._allocate_code(s, ident)
-                    serial = SerialNumber(spec.target.scope, code, 0)
+            rows: list[Message] = []
+            for index, ((ident, text, enc), serial) in enumerate(
+                zip(messages, serials, strict=True)
+            ):
                 warning = spec.warning_type
                 if warning is None and cls is not None and is_etws(cls):
                     warning = etws_warning_type(cls)
-                pages: list[list[Any]] = [
-                    [p.length, p.content.hex()] for p in (enc.pages if enc else ())
-                ]
                 message = Message(
                     alert=alert, index=index, language=text.language if text else None,
                     text=text.text if text else "", message_identifier=ident,
                     geo_scope=int(serial.geo_scope), message_code=serial.message_code,
                     update_number=serial.update_number, dcs=enc.dcs if enc else 0,
-                    pages=pages, warning_type=warning,
+                    pages=[[p.length, p.content.hex()] for p in (enc.pages if enc else ())],
+                    warning_type=warning,
                 )  # fmt: skip
-                s.add(message)
-                for peer in self._peers.values():
-                    s.add(
-                        Delivery(message=message, peer=peer.cfg.name, state=DeliveryState.PENDING)
+                rows.append(message)
+            async with self._sessions.begin() as s:
+                s.add(alert)
+                s.add_all(rows)
+                s.add(
+                    AlertEvent(
+                        alert_id=alert_id,
+                        what="accepted",
+                        detail={"by": who, "source": spec.source},
                     )
-            s.add(
-                AlertEvent(
-                    alert_id=alert_id, what="accepted", detail={"by": who, "source": spec.source}
                 )
-            )
-        self._accepted_at[alert_id] = time.monotonic()
+                await s.flush()
+                ids = []
+                now = utcnow()
+                for message in rows:
+                    # One executemany per message (RETURNING would cost a round trip per row
+                    # on SQLite), then one SELECT for the ids.
+                    if self._peers:
+                        await s.execute(
+                            insert(DELIVERIES),
+                            [{"message_id": message.id, "peer": name, "state": S.PENDING,
+                              "attempts": 0, "updated_at": now} for name in self._peers],
+                        )  # fmt: skip
+                    created = await s.execute(
+                        select(Delivery.id, Delivery.peer).where(Delivery.message_id == message.id)
+                    )
+                    ids.append((message.id, [(r[0], r[1]) for r in created]))
+            rt = self._runtime(alert, rows, ids)
+        self._counts["active"] = self._counts.get("active", 0) + 1
+        self._publish_counts()
         log.info("alert accepted", extra={"alert_id": alert_id, "class": cls, "by": who})
-        await self._kick(alert_id, Event.PEER_UP, priority)
-        await self._refresh_alert_gauge()
+        # Durable now: answer the caller first, then write to the peers.
+        asyncio.get_running_loop().call_soon(self._start, rt)
         return alert_id
 
-    async def _kick(self, alert_id: str, event: Event, priority: int) -> None:
-        """Queue `event` for every delivery of an alert (on its peer's queue)."""
-        async with self._sessions() as s:
-            rows = await s.execute(
-                select(Delivery.id, Delivery.peer).join(Message).where(Message.alert_id == alert_id)
-            )
-            for delivery_id, peer_name in rows:
-                peer = self._peers.get(peer_name)
-                if peer is None:
-                    continue
-                if event is Event.PEER_UP and not peer.up:
-                    continue  # written when the link comes up
-                self._enqueue(peer, priority, delivery_id, event, {})
+    def _runtime(
+        self, alert: Alert, rows: list[Message], ids: list[tuple[int, list[tuple[int, str]]]]
+    ) -> AlertRt:
+        rt = AlertRt(
+            id=alert.id, state="active", alert_class=alert.alert_class,
+            priority=alert.priority, category=alert.category,
+            repetition_seconds=alert.repetition_seconds, broadcasts=alert.broadcasts_requested,
+            target=Target.from_json(alert.target), source=alert.source,
+            external_ref=alert.external_ref, expires_at=alert.expires_at, delivered=False,
+            accepted_at=time.monotonic(),
+        )  # fmt: skip
+        self._alerts[alert.id] = rt
+        for message, (message_id, deliveries) in zip(rows, ids, strict=True):
+            mrt = MessageRt(
+                id=message_id, alert=rt, identifier=message.message_identifier,
+                geo_scope=message.geo_scope, code=message.message_code,
+                update_number=message.update_number, dcs=message.dcs,
+                pages=_pages(message.pages), warning_type=message.warning_type,
+                language=message.language,
+            )  # fmt: skip
+            rt.messages.append(mrt)
+            for delivery_id, peer_name in deliveries:
+                self._register(self._peers[peer_name], delivery_id, mrt)
+        return rt
+
+    def _start(self, alert: AlertRt) -> None:
+        for peer in self._peers.values():
+            if not peer.up:
+                continue  # written when its link comes up
+            for delivery in [d for d in peer.deliveries.values() if d.message.alert is alert]:
+                self._step(peer, delivery, Event.PEER_UP)
+
+    def _each_delivery(self, alert: AlertRt) -> list[tuple[PeerRuntime, DeliveryRt]]:
+        return [
+            (peer, d) for peer in self._peers.values() for d in list(peer.deliveries.values())
+            if d.message.alert is alert
+        ]  # fmt: skip
+
+    def _live(self, alert_id: str) -> AlertRt:
+        alert = self._alerts.get(alert_id)
+        if alert is None or alert.state != "active":
+            raise NotFound(f"no active alert {alert_id}")
+        return alert
 
     async def update(self, alert_id: str, texts: Sequence[Text] | None, who: str) -> None:
         """New text for an active alert: same message code, update number + 1."""
-        async with self._write_lock, self._sessions.begin() as s:
-            alert = await s.get(Alert, alert_id)
-            if alert is None:
-                raise NotFound(f"no alert {alert_id}")
-            if alert.state != "active":
-                raise Conflict(f"alert {alert_id} is {alert.state}")
-            if texts:
-                if len(texts) != len(alert.messages):
-                    raise Invalid(f"texts: the alert has {len(alert.messages)} language(s)")
-                for message, text in zip(alert.messages, texts, strict=True):
-                    enc = encode_text(text.text, text.language or message.language)
-                    message.text, message.dcs = text.text, enc.dcs
-                    message.pages = [[p.length, p.content.hex()] for p in enc.pages]
-            for message in alert.messages:
+        async with self._submit_lock:
+            alert = self._alerts.get(alert_id)
+            if alert is None or alert.state != "active":
+                await self._require_known(alert_id)
+                raise Conflict(f"alert {alert_id} is not active")
+            if texts and len(texts) != len(alert.messages):
+                raise Invalid(f"texts: the alert has {len(alert.messages)} language(s)")
+            encoded = [
+                encode_text(t.text, t.language or m.language)
+                for m, t in zip(alert.messages, texts or (), strict=False)
+            ]
+            async with self._sessions.begin() as s:
+                for index, message in enumerate(alert.messages):
+                    values: dict[str, Any] = {"update_number": (message.update_number + 1) % 16}
+                    if encoded:
+                        values["text"] = texts[index].text  # type: ignore[index]
+                        values["dcs"] = encoded[index].dcs
+                        values["pages"] = [
+                            [p.length, p.content.hex()] for p in encoded[index].pages
+                        ]
+                    await s.execute(
+                        update(Message).where(Message.id == message.id).values(**values)
+                    )
+                await s.execute(
+                    update(Alert)
+                    .where(Alert.id == alert_id)
+                    .values(updated_at=utcnow(), completed_at=None)
+                )
+                s.add(AlertEvent(alert_id=alert_id, what="updated", detail={"by": who}))
+            for index, message in enumerate(alert.messages):
                 message.update_number = (message.update_number + 1) % 16
-            alert.updated_at = utcnow()
-            alert.completed_at = None
-            s.add(AlertEvent(alert_id=alert_id, what="updated", detail={"by": who}))
-        self._accepted_at[alert_id] = time.monotonic()
-        await self._kick(alert_id, Event.UPDATE, 0)
+                if encoded:
+                    message.dcs = encoded[index].dcs
+                    message.pages = tuple(
+                        Content(p.content, p.length) for p in encoded[index].pages
+                    )
+            alert.delivered = False
+            alert.accepted_at = time.monotonic()
+        for peer, delivery in self._each_delivery(alert):
+            self._step(peer, delivery, Event.UPDATE)
+
+    async def _require_known(self, alert_id: str) -> None:
+        async with self._sessions() as s:
+            if await s.get(Alert, alert_id) is None:
+                raise NotFound(f"no alert {alert_id}")
 
     async def cancel(self, alert_id: str, who: str, reason: str = "cancelled") -> None:
-        async with self._write_lock, self._sessions.begin() as s:
-            alert = await s.get(Alert, alert_id)
-            if alert is None:
-                raise NotFound(f"no alert {alert_id}")
-            if alert.state != "active":
-                raise Conflict(f"alert {alert_id} is already {alert.state}")
+        async with self._submit_lock:
+            alert = self._alerts.get(alert_id)
+            if alert is None or alert.state != "active":
+                await self._require_known(alert_id)
+                raise Conflict(f"alert {alert_id} is not active")
+            async with self._sessions.begin() as s:
+                await s.execute(
+                    update(Alert)
+                    .where(Alert.id == alert_id)
+                    .values(state=reason, ended_at=utcnow())
+                )
+                s.add(AlertEvent(alert_id=alert_id, what=reason, detail={"by": who}))
             alert.state = reason
-            alert.ended_at = utcnow()
-            s.add(AlertEvent(alert_id=alert_id, what=reason, detail={"by": who}))
-        self._accepted_at.pop(alert_id, None)
-        log.info(f"alert {reason}", extra={"alert_id": alert_id, "by": who})
-        await self._kick(alert_id, Event.CANCEL, 0)
-        await self._refresh_alert_gauge()
+        self._counts["active"] = self._counts.get("active", 1) - 1
+        self._counts[reason] = self._counts.get(reason, 0) + 1
+        self._publish_counts()
+        log.info("alert ended", extra={"alert_id": alert_id, "reason": reason, "by": who})
+        deliveries = self._each_delivery(alert)
+        for peer, delivery in deliveries:
+            self._step(peer, delivery, Event.CANCEL)
+        if not deliveries:
+            self._alerts.pop(alert_id, None)
 
     async def find_active(self, source: str, external_ref: str) -> str | None:
-        async with self._sessions() as s:
-            row = await s.execute(
-                select(Alert.id).where(
-                    Alert.source == source, Alert.external_ref == external_ref,
-                    Alert.state == "active",
-                )
-            )  # fmt: skip
-            return row.scalar_one_or_none()
+        for alert in self._alerts.values():
+            if (
+                alert.state == "active"
+                and alert.source == source
+                and alert.external_ref == external_ref
+            ):
+                return alert.id
+        return None
 
     async def _expire_loop(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            try:
-                async with self._sessions() as s:
-                    rows = await s.execute(
-                        select(Alert.id).where(
-                            Alert.state == "active",
-                            Alert.expires_at.is_not(None),
-                            Alert.expires_at <= utcnow(),
-                        )
-                    )
-                    due = [r[0] for r in rows]
-                for alert_id in due:
-                    with contextlib.suppress(Conflict, NotFound):
-                        await self.cancel(alert_id, "omnigw", "expired")
-            except Exception:
-                log.exception("alert expiry check failed")
+            now = utcnow()
+            due = [
+                a.id
+                for a in self._alerts.values()
+                if a.state == "active" and a.expires_at is not None and a.expires_at <= now
+            ]
+            for alert_id in due:
+                with contextlib.suppress(Conflict, NotFound):
+                    await self.cancel(alert_id, "omnigw", "expired")
 
-    async def _refresh_alert_gauge(self) -> None:
-        async with self._sessions() as s:
-            rows = await s.execute(select(Alert.state, func.count()).group_by(Alert.state))
-            counts = {state: count for state, count in rows}
+    def _publish_counts(self) -> None:
         for state in ("active", "cancelled", "expired"):
-            ALERTS.labels(state).set(counts.get(state, 0))
+            ALERTS.labels(state).set(self._counts.get(state, 0))
+
+    async def query_status(self, alert_id: str) -> int:
+        """Ask each peer holding the alert for its broadcast counts; returns queries sent."""
+        alert = self._live(alert_id)
+        sent = 0
+        for peer, delivery in self._each_delivery(alert):
+            if not peer.up or delivery.state is not S.ACTIVE:
+                continue
+            cells = alert.target.for_peer(peer.cfg.cells) or CellList(Discriminator.ALL_IN_BSC)
+            query = Pdu(
+                MsgType.MSG_STATUS_QUERY, message_id=delivery.message.identifier,
+                old_serial=delivery.row.confirmed_serial, cell_list=cells, channel=0,
+            )  # fmt: skip
+            self._push(peer, alert.priority, -1, query)
+            sent += 1
+        return sent
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def summary(self, alert_id: str) -> dict[str, Any]:
+        """The engine's current view of an alert, without touching the store."""
+        alert = self._alerts.get(alert_id)
+        if alert is None:
+            raise NotFound(f"no alert {alert_id} in progress")
+        states: dict[str, int] = {}
+        for _, delivery in self._each_delivery(alert):
+            states[delivery.row.state] = states.get(delivery.row.state, 0) + 1
+        return {
+            "id": alert.id,
+            "state": alert.state,
+            "class": alert.alert_class,
+            "source": alert.source,
+            "reference": alert.external_ref,
+            "expires_at": alert.expires_at,
+            "delivered": alert.delivered,
+            "deliveries": states,
+            "messages": [
+                {
+                    "language": m.language,
+                    "message_id": m.identifier,
+                    "serial_number": m.serial,
+                    "geo_scope": GeoScope(m.geo_scope).name.lower(),
+                    "message_code": m.code,
+                    "update_number": m.update_number,
+                    "dcs": m.dcs,
+                    "pages": len(m.pages),
+                }
+                for m in alert.messages
+            ],
+        }
 
     async def get(self, alert_id: str) -> Alert:
+        await self._writer.flush()
         async with self._sessions() as s:
             alert = await s.get(
                 Alert,
                 alert_id,
-                options=[
-                    selectinload(Alert.messages)
-                    .selectinload(Message.deliveries)
-                    .selectinload(Delivery.cells)
-                ],
+                options=[selectinload(Alert.messages).selectinload(Message.deliveries)],
             )
             if alert is None:
                 raise NotFound(f"no alert {alert_id}")
             return alert
 
     async def history(self, alert_id: str) -> list[AlertEvent]:
+        await self._writer.flush()
         async with self._sessions() as s:
             rows = await s.execute(
                 select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)
@@ -830,6 +963,7 @@ class CbcService:
     async def list(
         self, state: str | None, source: str | None, limit: int, offset: int
     ) -> tuple[int, list[Alert]]:
+        await self._writer.flush()
         async with self._sessions() as s:
             query = select(Alert)
             if state:
@@ -841,38 +975,6 @@ class CbcService:
                 query.order_by(Alert.created_at.desc()).limit(limit).offset(offset)
             )
             return int(total or 0), list(rows.scalars())
-
-    async def query_status(self, alert_id: str) -> None:
-        """Ask every peer holding the alert for its broadcast counts (MSG STATUS QUERY)."""
-        alert = await self.get(alert_id)
-        for message in alert.messages:
-            for delivery in message.deliveries:
-                peer = self._peers.get(delivery.peer)
-                if peer is None or not peer.up or delivery.state != DeliveryState.ACTIVE:
-                    continue
-                cells = self._cells_for(peer, alert) or CellList(Discriminator.ALL_IN_BSC)
-                assert peer.link is not None
-                peer.link.send(
-                    Pdu(
-                        MsgType.MSG_STATUS_QUERY, message_id=message.message_identifier,
-                        old_serial=delivery.confirmed_serial, cell_list=cells, channel=0,
-                    )
-                )  # fmt: skip
-
-
-def target_to_json(target: Target) -> dict[str, Any]:
-    return {
-        "discriminator": int(target.cells.discriminator),
-        "scope": int(target.scope),
-        "cells": [[c.mcc, c.mnc, c.lac, c.ci] for c in target.cells.cells],
-    }
-
-
-def target_from_json(data: dict[str, Any]) -> Target:
-    from omnigw.cbc.cbsp.codec import CellId
-
-    cells = tuple(CellId(*c) for c in data["cells"])
-    return Target(CellList(Discriminator(data["discriminator"]), cells), GeoScope(data["scope"]))
 
 
 class _Gate(asyncio.Protocol):
@@ -898,5 +1000,13 @@ class _Gate(asyncio.Protocol):
         if self._link is not None:
             self._link.connection_lost(exc)
 
+    def pause_writing(self) -> None:
+        if self._link is not None:
+            self._link.pause_writing()
 
-__all__ = ["AlertSpec", "CbcService", "Page", "Text"]
+    def resume_writing(self) -> None:
+        if self._link is not None:
+            self._link.resume_writing()
+
+
+__all__ = ["AlertSpec", "CbcService", "Text"]

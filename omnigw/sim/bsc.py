@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from omnigw.cbc.cbsp.codec import (
+    HEADER,
     Cause,
     CellCount,
     CellFailure,
@@ -37,6 +38,14 @@ class SimBsc(asyncio.Protocol):
     answered: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
+        # The completed list never changes: encode it once (a big BSC lists 500 cells).
+        counts = tuple(CellCount(c, 0) for c in self.cells)
+        template = encode(
+            Pdu(MsgType.WRITE_REPLACE_COMPLETE, message_id=0, new_serial=0,
+                completed_discriminator=Discriminator.CGI, completed=counts)
+        )  # fmt: skip
+        self._completed_ie = template[HEADER + 6 :]
+        self._all_cells = frozenset(self.cells)
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
         self.connected = asyncio.Event()
@@ -77,6 +86,17 @@ class SimBsc(asyncio.Protocol):
             if not self.silent:
                 self._answer(pdu)
 
+    def _complete_all(self, pdu: Pdu) -> None:
+        body = bytearray(b"\x0e" + (pdu.message_id or 0).to_bytes(2, "big"))
+        body += b"\x03" + (pdu.new_serial or 0).to_bytes(2, "big")
+        if pdu.old_serial is not None:
+            body += b"\x02" + pdu.old_serial.to_bytes(2, "big")
+        body += self._completed_ie
+        assert self._transport is not None
+        self._transport.write(
+            bytes([MsgType.WRITE_REPLACE_COMPLETE]) + len(body).to_bytes(3, "big") + body
+        )
+
     def _split(self, cells: CellList) -> tuple[list[CellId], list[CellId]]:
         if cells.discriminator is Discriminator.ALL_IN_BSC:
             return list(self.cells), []
@@ -96,6 +116,15 @@ class SimBsc(asyncio.Protocol):
             self.send(Pdu(MsgType.RESET_COMPLETE, cell_list=pdu.cell_list))
         elif pdu.type is MsgType.WRITE_REPLACE:
             assert pdu.cell_list is not None and pdu.message_id is not None
+            if pdu.old_serial is not None:
+                self.active.pop((pdu.message_id, pdu.old_serial), None)
+            if pdu.cell_list.discriminator is Discriminator.ALL_IN_BSC:
+                self._complete_all(pdu)
+                self.active[(pdu.message_id, pdu.new_serial or 0)] = CellList(
+                    Discriminator.CGI, tuple(self.cells)
+                )
+                self.answered.set()
+                return
             ok, bad = self._split(pdu.cell_list)
             key = (pdu.message_id, pdu.new_serial or 0)
             if pdu.old_serial is not None:
@@ -161,3 +190,25 @@ async def listen(host: str, port: int, cells: Sequence[CellId]) -> tuple[asyncio
     bsc = SimBsc(cells)
     server = await asyncio.get_running_loop().create_server(lambda: bsc, host, port)
     return server, bsc
+
+
+def fleet_cells(index: int, cells: int, mcc: str, mnc: str) -> list[CellId]:
+    """BSC number `index` serves LAC 1000+index with cell ids 0..cells-1."""
+    return [CellId(mcc, mnc, 1000 + index, ci) for ci in range(cells)]
+
+
+def fleet_address(index: int) -> str:
+    """A distinct loopback source address per simulated BSC: 127.0.1.1, 127.0.1.2, ..."""
+    return f"127.0.{1 + index // 250}.{1 + index % 250}"
+
+
+async def run_fleet(
+    host: str, port: int, count: int, cells: int, mcc: str = "901", mnc: str = "70"
+) -> list[SimBsc]:
+    """Connect `count` simulated BSCs, each from its own loopback address."""
+    fleet = []
+    for index in range(count):
+        fleet.append(
+            await connect(host, port, fleet_cells(index, cells, mcc, mnc), fleet_address(index))
+        )
+    return fleet

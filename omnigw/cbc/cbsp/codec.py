@@ -611,3 +611,70 @@ def decode(frame: bytes) -> Pdu:
         names = ", ".join(i.name.lower() for i in missing)
         raise DecodeError(Cause.MISSING_MANDATORY_IE, f"missing {names}", pdu)
     return pdu
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What the delivery engine needs from an answer, read without building cell lists."""
+
+    type: MsgType
+    message_id: int | None
+    new_serial: int | None
+    old_serial: int | None
+
+
+def peek(frame: bytes) -> Summary:
+    """Walk the IEs of one PDU, validating their framing, and return its references.
+
+    Lists are checked for a known discriminator and a whole number of entries
+    but not turned into objects: a COMPLETE from a large BSC lists hundreds of
+    cells, and the full decode waits until someone asks for the per-cell view.
+    """
+    if len(frame) < HEADER:
+        raise DecodeError(Cause.PARAM_VALUE_INVALID, "shorter than the header")
+    try:
+        msg_type = MsgType(frame[0])
+    except ValueError:
+        raise DecodeError(
+            Cause.UNRECOGNISED_MESSAGE, f"unknown message type {frame[0]:#04x}"
+        ) from None
+    if int.from_bytes(frame[1:4], "big") != len(frame) - HEADER:
+        raise DecodeError(Cause.PARAM_VALUE_INVALID, "length field does not match")
+    refs: dict[Iei, int] = {}
+    pos = HEADER
+    while pos < len(frame):
+        try:
+            iei = Iei(frame[pos])
+        except ValueError:
+            raise DecodeError(Cause.PARAM_NOT_RECOGNISED, f"unknown IE {frame[pos]:#04x}") from None
+        pos += 1
+        if iei in _LISTS:
+            if pos + 2 > len(frame):
+                raise DecodeError(Cause.PARAM_VALUE_INVALID, f"{iei.name.lower()} truncated")
+            size = int.from_bytes(frame[pos : pos + 2], "big")
+            pos += 2
+            if pos + size > len(frame):
+                raise DecodeError(Cause.PARAM_VALUE_INVALID, f"{iei.name.lower()} truncated")
+            if iei is not Iei.FAILURE_LIST:
+                if size == 0:
+                    raise DecodeError(Cause.PARAM_VALUE_INVALID, f"{iei.name.lower()}: empty")
+                disc = _discriminator(frame[pos])
+                extra = {Iei.CELL_LIST: 0, Iei.COMPLETED_LIST: 3, Iei.LOADING_LIST: 2}[iei]
+                step = _CELL_LEN[disc] + extra
+                if (step == 0 and size != 1) or (step and (size - 1) % step):
+                    raise DecodeError(Cause.PARAM_VALUE_INVALID, f"{iei.name.lower()}: bad length")
+        else:
+            size = _fixed_length(iei)
+            if pos + size > len(frame):
+                raise DecodeError(Cause.PARAM_VALUE_INVALID, f"{iei.name.lower()} truncated")
+            if iei in (Iei.MESSAGE_ID, Iei.NEW_SERIAL, Iei.OLD_SERIAL):
+                refs[iei] = int.from_bytes(frame[pos : pos + 2], "big")
+        pos += size
+    missing = [i for i in _MANDATORY[msg_type] if i in (Iei.MESSAGE_ID, Iei.NEW_SERIAL,
+               Iei.OLD_SERIAL) and i not in refs]  # fmt: skip
+    if missing:
+        names = ", ".join(i.name.lower() for i in missing)
+        raise DecodeError(Cause.MISSING_MANDATORY_IE, f"missing {names}")
+    return Summary(
+        msg_type, refs.get(Iei.MESSAGE_ID), refs.get(Iei.NEW_SERIAL), refs.get(Iei.OLD_SERIAL)
+    )

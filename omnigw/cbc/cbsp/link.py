@@ -10,9 +10,19 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Protocol, cast
 
-from omnigw.cbc.cbsp.codec import DecodeError, Pdu, decode, encode, frame_length
+from omnigw.cbc.cbsp.codec import (
+    DecodeError,
+    MsgType,
+    Pdu,
+    Summary,
+    decode,
+    encode,
+    frame_length,
+    peek,
+)
 from omnigw.cbc.cbsp.fsm import (
     Action,
     CancelTimer,
@@ -32,6 +42,24 @@ from omnigw.cbc.cbsp.fsm import (
 
 log = logging.getLogger("omnigw.cbc.cbsp")
 
+# Answers the delivery engine matches by reference only; their cell lists stay raw.
+ANSWERS = frozenset(
+    {
+        MsgType.WRITE_REPLACE_COMPLETE,
+        MsgType.WRITE_REPLACE_FAILURE,
+        MsgType.KILL_COMPLETE,
+        MsgType.KILL_FAILURE,
+        MsgType.MSG_STATUS_QUERY_COMPLETE,
+    }
+)
+WRITE_BUFFER_HIGH = 256 * 1024
+
+
+@lru_cache(maxsize=1024)
+def _encode(pdu: Pdu) -> bytes:
+    """A PLMN-wide WRITE-REPLACE is the same PDU for every BSC: encode it once."""
+    return encode(pdu)
+
 
 class LinkHandler(Protocol):
     """What the CBC service does with link events."""
@@ -41,6 +69,8 @@ class LinkHandler(Protocol):
     def link_down(self, link: CbspLink, reason: str) -> None: ...
     def link_error(self, link: CbspLink, cause: int, reason: str) -> None: ...
     def link_sent(self, link: CbspLink, pdu: Pdu, wire: bytes) -> None: ...
+    def link_answer(self, link: CbspLink, summary: Summary, frame: bytes) -> None: ...
+    def link_writable(self, link: CbspLink, writable: bool) -> None: ...
 
 
 class CbspLink(asyncio.Protocol):
@@ -62,6 +92,7 @@ class CbspLink(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing it.
         self._transport = cast(asyncio.Transport, transport)
+        self._transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
         self._feed(Connected(reset=self._reset()))
 
     def data_received(self, data: bytes) -> None:
@@ -79,6 +110,9 @@ class CbspLink(asyncio.Protocol):
             frame = bytes(self._buffer[:size])
             del self._buffer[:size]
             try:
+                if frame[0] in ANSWERS:
+                    self._handler.link_answer(self, peek(frame), frame)
+                    continue
                 pdu = decode(frame)
             except DecodeError as exc:
                 self._feed(Malformed(exc))
@@ -95,12 +129,18 @@ class CbspLink(asyncio.Protocol):
             self.closed.set_result(reason)
         self._handler.link_down(self, reason)
 
+    def pause_writing(self) -> None:
+        self._handler.link_writable(self, False)
+
+    def resume_writing(self) -> None:
+        self._handler.link_writable(self, True)
+
     # actions -----------------------------------------------------------------------
 
     def send(self, pdu: Pdu) -> None:
         if self._transport is None or self._transport.is_closing():
             raise ConnectionError(f"link to {self.peer} is down")
-        wire = encode(pdu)
+        wire = _encode(pdu)
         self._transport.write(wire)
         self._handler.link_sent(self, pdu, wire)
 

@@ -201,3 +201,32 @@ def test_oversized_length_is_refused_before_reading() -> None:
     with pytest.raises(DecodeError):
         frame_length(bytes.fromhex("01ffffff"))
     assert frame_length(b"\x01\x00") is None
+
+
+def test_peek_agrees_with_decode_for_every_sample() -> None:
+    from omnigw.cbc.cbsp.codec import peek
+
+    for pdu in _samples():
+        summary = peek(encode(pdu))
+        assert (summary.type, summary.message_id, summary.new_serial, summary.old_serial) == (
+            pdu.type, pdu.message_id, pdu.new_serial, pdu.old_serial,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "hexstr",
+    [
+        "ff000000",
+        "020000030e1112",  # COMPLETE without new serial
+        "0200000b0e111203401008000109",  # bad discriminator
+        "0200000d0e1112034010080003000102",  # list not whole entries
+    ],
+)
+def test_peek_refuses_what_decode_refuses(hexstr: str) -> None:
+    from omnigw.cbc.cbsp.codec import peek
+
+    frame = bytes.fromhex(hexstr)
+    with pytest.raises(DecodeError):
+        decode(frame)
+    with pytest.raises(DecodeError):
+        peek(frame)

@@ -1,8 +1,8 @@
-"""cbc alerts messages deliveries cells events
+"""cbc: alerts, messages, deliveries (with the peers' answers), history
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 09:10:53.705280
+Create Date: 2026-11-23 09:21:24.254226
 """
 
 from collections.abc import Sequence
@@ -103,6 +103,9 @@ def upgrade() -> None:
         sa.Column("error", sa.String(length=200), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("report", sa.LargeBinary(), nullable=True),
+        sa.Column("kill_report", sa.LargeBinary(), nullable=True),
+        sa.Column("status_report", sa.LargeBinary(), nullable=True),
         sa.ForeignKeyConstraint(
             ["message_id"],
             ["cbc_messages.id"],
@@ -115,29 +118,9 @@ def upgrade() -> None:
     with op.batch_alter_table("cbc_deliveries", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_cbc_deliveries_peer"), ["peer"], unique=False)
 
-    op.create_table(
-        "cbc_cells",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("delivery_id", sa.Integer(), nullable=False),
-        sa.Column("cell", sa.String(length=40), nullable=False),
-        sa.Column("state", sa.String(length=16), nullable=False),
-        sa.Column("cause", sa.String(length=48), nullable=True),
-        sa.Column("broadcasts_completed", sa.Integer(), nullable=True),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["delivery_id"],
-            ["cbc_deliveries.id"],
-            name=op.f("fk_cbc_cells_delivery_id_cbc_deliveries"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_cbc_cells")),
-        sa.UniqueConstraint("delivery_id", "cell", name=op.f("uq_cbc_cells_delivery_id")),
-    )
-
 
 def downgrade() -> None:
 
-    op.drop_table("cbc_cells")
     with op.batch_alter_table("cbc_deliveries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_cbc_deliveries_peer"))
 

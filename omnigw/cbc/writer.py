@@ -1,0 +1,134 @@
+"""Group commit for delivery progress: many state changes, one transaction.
+
+The delivery engine runs in memory and never waits for the store on its hot
+path; this writer batches what changed (delivery rows, history events, alert
+completion) and commits it every few milliseconds. Alerts themselves are
+stored by the service, synchronously, before the API answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, update
+
+from omnigw.cbc.models import Alert, AlertEvent, Delivery
+from omnigw.store.base import utcnow
+from omnigw.store.engine import SessionFactory
+
+log = logging.getLogger("omnigw.cbc.writer")
+
+BATCH = 2000
+
+
+@dataclass(slots=True)
+class DeliveryRow:
+    """The persisted columns of a delivery, as the engine last left them."""
+
+    id: int
+    state: str
+    attempts: int
+    confirmed_serial: int | None
+    error: str | None
+    confirmed_at: datetime | None
+    report: bytes | None
+    kill_report: bytes | None
+    status_report: bytes | None
+
+
+class StoreWriter:
+    def __init__(self, sessions: SessionFactory, interval: float = 0.01) -> None:
+        self._sessions = sessions
+        self._interval = interval
+        self._deliveries: dict[int, DeliveryRow] = {}
+        self._events: list[dict[str, Any]] = []
+        self._done: dict[str, datetime] = {}
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    def delivery(self, row: DeliveryRow) -> None:
+        self._deliveries[row.id] = row  # the latest version wins
+        self._wake.set()
+
+    def event(self, alert_id: str, what: str, detail: dict[str, Any]) -> None:
+        self._events.append({"alert_id": alert_id, "at": utcnow(), "what": what, "detail": detail})
+        self._wake.set()
+
+    def alert_delivered(self, alert_id: str, at: datetime) -> None:
+        self._done[alert_id] = at
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(self._interval)  # let a burst gather
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("could not store delivery progress; will retry")
+                await asyncio.sleep(1.0)
+
+    async def flush(self) -> None:
+        """Commit everything queued so far; readers call this for a current view."""
+        async with self._lock:
+            while self._deliveries or self._events or self._done:
+                self._wake.clear()
+                rows = list(self._deliveries.values())[:BATCH]
+                for row in rows:
+                    del self._deliveries[row.id]
+                events, self._events = self._events[:BATCH], self._events[BATCH:]
+                done, self._done = self._done, {}
+                try:
+                    await self._commit(rows, events, done)
+                except Exception:
+                    for row in rows:  # keep them for the next attempt, unless newer exist
+                        self._deliveries.setdefault(row.id, row)
+                    self._events[:0] = events
+                    self._done.update(done)
+                    raise
+
+    async def _commit(
+        self, rows: list[DeliveryRow], events: list[dict[str, Any]], done: dict[str, datetime]
+    ) -> None:
+        now = utcnow()
+        async with self._sessions.begin() as s:
+            if rows:
+                # ORM bulk UPDATE by primary key: one executemany for the whole batch.
+                await s.execute(
+                    update(Delivery),
+                    [
+                        {
+                            "id": r.id,
+                            "state": r.state,
+                            "attempts": r.attempts,
+                            "confirmed_serial": r.confirmed_serial,
+                            "error": r.error,
+                            "confirmed_at": r.confirmed_at,
+                            "report": r.report,
+                            "kill_report": r.kill_report,
+                            "status_report": r.status_report,
+                            "updated_at": now,
+                        }
+                        for r in rows
+                    ],
+                )
+            if events:
+                await s.execute(insert(AlertEvent), events)
+            for alert_id, at in done.items():
+                await s.execute(update(Alert).where(Alert.id == alert_id).values(completed_at=at))
