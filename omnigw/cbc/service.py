@@ -134,6 +134,7 @@ class AlertRt:
     delivered: bool
     accepted_at: float  # monotonic, for the delivery latency
     messages: list[MessageRt] = field(default_factory=list)
+    deliveries: list[tuple[PeerRuntime, DeliveryRt]] = field(default_factory=list)
     unsettled: int = 0
 
 
@@ -163,7 +164,7 @@ class DeliveryRt:
 
     @property
     def state(self) -> DeliveryState:
-        return DeliveryState(self.row.state)
+        return self.row.state
 
 
 @dataclass
@@ -174,6 +175,12 @@ class PeerRuntime:
     outbound: list[tuple[int, int, int, Pdu]] = field(default_factory=list)
     timers: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
     deliveries: dict[int, DeliveryRt] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Bound once: looking a labelled child up costs more than the increment.
+        self.sent = MESSAGES.labels(self.cfg.name, INTERFACE, "sent")
+        self.confirmed = MESSAGES.labels(self.cfg.name, INTERFACE, "confirmed")
+        self.failed = MESSAGES.labels(self.cfg.name, INTERFACE, "failed")
 
     @property
     def up(self) -> bool:
@@ -188,7 +195,8 @@ class CbcService:
     def __init__(self, cfg: CbcConfig, sessions: SessionFactory) -> None:
         self.cfg = cfg
         self._sessions = sessions
-        self._writer = StoreWriter(sessions)
+        self._store_lock = asyncio.Lock()
+        self._writer = StoreWriter(sessions, self._store_lock)
         self._peers = {p.name: PeerRuntime(p) for p in cfg.peers}
         self._by_address = {str(p.address): p.name for p in cfg.peers if p.mode == "server"}
         self._seq = itertools.count()
@@ -285,7 +293,7 @@ class CbcService:
                 if peer is None:
                     continue  # a peer removed from the config
                 row = DeliveryRow(
-                    id=delivery.id, state=delivery.state, attempts=delivery.attempts,
+                    id=delivery.id, state=S(delivery.state), attempts=delivery.attempts,
                     confirmed_serial=delivery.confirmed_serial, error=delivery.error,
                     confirmed_at=delivery.confirmed_at, report=delivery.report,
                     kill_report=delivery.kill_report, status_report=delivery.status_report,
@@ -293,6 +301,7 @@ class CbcService:
                 drt = DeliveryRt(row, peer.cfg.name, mrt)
                 peer.deliveries[delivery.id] = drt
                 self._refs[(peer.cfg.name, mrt.identifier, mrt.code)] = drt
+                rt.deliveries.append((peer, drt))
                 if drt.state not in SETTLED:
                     rt.unsettled += 1
                 if drt.state is S.ACTIVE:
@@ -374,7 +383,7 @@ class CbcService:
         ]  # fmt: skip
         if not missing:
             return
-        async with self._sessions.begin() as s:
+        async with self._store_lock, self._sessions.begin() as s:
             rows = [Delivery(message_id=m.id, peer=peer.cfg.name, state=S.PENDING) for m in missing]
             s.add_all(rows)
             await s.flush()
@@ -387,6 +396,7 @@ class CbcService:
         peer.deliveries[delivery_id] = drt
         self._refs[(peer.cfg.name, message.identifier, message.code)] = drt
         message.alert.unsettled += 1
+        message.alert.deliveries.append((peer, drt))
         return drt
 
     def link_down(self, link: CbspLink, reason: str) -> None:
@@ -415,7 +425,7 @@ class CbcService:
         )
 
     def link_sent(self, link: CbspLink, pdu: Pdu, wire: bytes) -> None:
-        MESSAGES.labels(link.peer, INTERFACE, "sent").inc()
+        self._peers[link.peer].sent.inc()
 
     def link_answer(self, link: CbspLink, summary: Summary, frame: bytes) -> None:
         """A WRITE-REPLACE / KILL / STATUS answer, read only as far as matching needs."""
@@ -509,14 +519,12 @@ class CbcService:
                 row.confirmed_at = utcnow()
                 row.error = None
                 self._holding.add(peer.cfg.name)
-            MESSAGES.labels(
-                peer.cfg.name, INTERFACE, "confirmed" if row.state == S.ACTIVE else "failed"
-            ).inc()
+            (peer.confirmed if row.state == S.ACTIVE else peer.failed).inc()
         elif frame is not None:
             row.kill_report = frame
         if row.state == S.FAILED and event is Event.TIMEOUT:
             row.error = f"no answer after {row.attempts} attempts"
-            MESSAGES.labels(peer.cfg.name, INTERFACE, "failed").inc()
+            peer.failed.inc()
         after = delivery.state
         # Persist what survives a restart; WRITING and KILLING come back as their pending forms.
         if after != before or frame is not None:
@@ -713,7 +721,7 @@ class CbcService:
                     warning_type=warning,
                 )  # fmt: skip
                 rows.append(message)
-            async with self._sessions.begin() as s:
+            async with self._store_lock, self._sessions.begin() as s:
                 s.add(alert)
                 s.add_all(rows)
                 s.add(
@@ -773,17 +781,13 @@ class CbcService:
         return rt
 
     def _start(self, alert: AlertRt) -> None:
-        for peer in self._peers.values():
-            if not peer.up:
-                continue  # written when its link comes up
-            for delivery in [d for d in peer.deliveries.values() if d.message.alert is alert]:
+        for peer, delivery in alert.deliveries:
+            if peer.up:  # the others are written when their link comes up
                 self._step(peer, delivery, Event.PEER_UP)
 
-    def _each_delivery(self, alert: AlertRt) -> list[tuple[PeerRuntime, DeliveryRt]]:
-        return [
-            (peer, d) for peer in self._peers.values() for d in list(peer.deliveries.values())
-            if d.message.alert is alert
-        ]  # fmt: skip
+    @staticmethod
+    def _each_delivery(alert: AlertRt) -> list[tuple[PeerRuntime, DeliveryRt]]:
+        return list(alert.deliveries)
 
     def _live(self, alert_id: str) -> AlertRt:
         alert = self._alerts.get(alert_id)
@@ -804,7 +808,7 @@ class CbcService:
                 encode_text(t.text, t.language or m.language)
                 for m, t in zip(alert.messages, texts or (), strict=False)
             ]
-            async with self._sessions.begin() as s:
+            async with self._store_lock, self._sessions.begin() as s:
                 for index, message in enumerate(alert.messages):
                     values: dict[str, Any] = {"update_number": (message.update_number + 1) % 16}
                     if encoded:

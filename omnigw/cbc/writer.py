@@ -17,13 +17,14 @@ from typing import Any
 
 from sqlalchemy import insert, update
 
+from omnigw.cbc.delivery import DeliveryState
 from omnigw.cbc.models import Alert, AlertEvent, Delivery
 from omnigw.store.base import utcnow
 from omnigw.store.engine import SessionFactory
 
 log = logging.getLogger("omnigw.cbc.writer")
 
-BATCH = 2000
+BATCH = 256  # rows per transaction: bounds how long an alert submission can wait for us
 
 
 @dataclass(slots=True)
@@ -31,7 +32,7 @@ class DeliveryRow:
     """The persisted columns of a delivery, as the engine last left them."""
 
     id: int
-    state: str
+    state: DeliveryState
     attempts: int
     confirmed_serial: int | None
     error: str | None
@@ -42,8 +43,13 @@ class DeliveryRow:
 
 
 class StoreWriter:
-    def __init__(self, sessions: SessionFactory, interval: float = 0.01) -> None:
+    def __init__(
+        self, sessions: SessionFactory, write_lock: asyncio.Lock, interval: float = 0.01
+    ) -> None:
         self._sessions = sessions
+        # Shared with the service's own writes: SQLite has one writer, and waiting on an
+        # asyncio lock is fair and prompt where SQLite's busy handler sleeps in steps.
+        self._write_lock = write_lock
         self._interval = interval
         self._deliveries: dict[int, DeliveryRow] = {}
         self._events: list[dict[str, Any]] = []
@@ -95,7 +101,8 @@ class StoreWriter:
                 events, self._events = self._events[:BATCH], self._events[BATCH:]
                 done, self._done = self._done, {}
                 try:
-                    await self._commit(rows, events, done)
+                    async with self._write_lock:
+                        await self._commit(rows, events, done)
                 except Exception:
                     for row in rows:  # keep them for the next attempt, unless newer exist
                         self._deliveries.setdefault(row.id, row)
