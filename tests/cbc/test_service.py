@@ -229,6 +229,12 @@ async def test_malformed_pdu_gets_error_indication_and_link_stays(service_factor
     error = next(p for p in bsc.received if p.type is MsgType.ERROR_INDICATION)
     assert error.cause is Cause.MISSING_MANDATORY_IE
     assert service.peer_status()["bsc1"]
+    from prometheus_client import REGISTRY
+
+    counted = REGISTRY.get_sample_value(
+        "omnigw_cbc_cbsp_errors_total", {"peer": "bsc1", "cause": "missing_mandatory_ie"}
+    )
+    assert counted is not None and counted >= 1
 
 
 async def test_unknown_peer_is_refused(service_factory: Any) -> None:
@@ -277,3 +283,79 @@ async def test_restarted_service_does_not_rewrite_confirmed_cells(
     assert [p.type for p in bsc2.received].count(MsgType.RESET) == 0  # it holds our message
     assert [w.message_id for w in bsc2.writes()] == [4379]  # only the unconfirmed one
     assert await _delivery_state(second, done) == "active"
+
+
+async def test_status_query_brings_broadcast_counts(service_factory: Any) -> None:
+    port = free_port()
+    cfg = _config(port)
+    service = await service_factory(cfg)
+    bsc = await connect("127.0.0.1", port, [CELL_A])
+    await until(lambda: service.peer_status()["bsc1"])
+    alert_id = await service.submit(_spec(cfg), "a@x")
+    await until(lambda: _state_is(service, alert_id, "active"))
+    assert await service.query_status(alert_id) == 1
+    await until(lambda: any(p.type is MsgType.MSG_STATUS_QUERY for p in bsc.received))
+
+    async def counted() -> bool:
+        return [c["broadcasts_completed"] for c in await _cells(service, alert_id)] == [7]
+
+    await until(counted)
+
+
+async def test_expired_alert_is_killed(service_factory: Any) -> None:
+    from datetime import timedelta
+
+    from omnigw.store.base import utcnow
+
+    port = free_port()
+    cfg = _config(port)
+    service = await service_factory(cfg)
+    bsc = await connect("127.0.0.1", port, [CELL_A])
+    await until(lambda: service.peer_status()["bsc1"])
+    alert_id = await service.submit(_spec(cfg, expires_at=utcnow() + timedelta(seconds=0.5)), "a@x")
+    await until(lambda: _state_is(service, alert_id, "killed"), within=5)
+    assert [p.type for p in bsc.received].count(MsgType.KILL) == 1
+    assert (await service.get(alert_id)).state == "expired"
+
+
+async def test_etws_goes_out_as_an_emergency_write(service_factory: Any) -> None:
+    port = free_port()
+    cfg = _config(port)
+    service = await service_factory(cfg)
+    bsc = await connect("127.0.0.1", port, [CELL_A])
+    await until(lambda: service.peer_status()["bsc1"])
+    alert_id = await service.submit(
+        _spec(cfg, alert_class=AlertClass.ETWS_TSUNAMI, texts=()), "a@x"
+    )
+    await until(lambda: _state_is(service, alert_id, "active"))
+    [write] = bsc.writes()
+    assert write.message_id == 4353 and write.warning_type == (1 << 9) | (1 << 8) | (1 << 7)
+    assert write.emergency == 1 and write.warning_security == bytes(50)
+    assert write.content == ()
+
+
+async def test_metrics_follow_the_alerts(service_factory: Any) -> None:
+    from prometheus_client import REGISTRY
+
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    port = free_port()
+    cfg = _config(port)
+    service = await service_factory(cfg)
+    sent = value("omnigw_cbc_messages_total", peer="bsc1", interface="cbsp", result="sent")
+    delivered = value("omnigw_cbc_delivery_seconds_count")
+    await connect("127.0.0.1", port, [CELL_A])
+    await until(lambda: service.peer_status()["bsc1"])
+    assert value("omnigw_cbc_peer_up", peer="bsc1", interface="cbsp") == 1
+    alert_id = await service.submit(_spec(cfg), "a@x")
+    await until(lambda: _state_is(service, alert_id, "active"))
+    assert value("omnigw_cbc_alerts", state="active") >= 1
+    # RESET, then the WRITE-REPLACE
+    assert (
+        value("omnigw_cbc_messages_total", peer="bsc1", interface="cbsp", result="sent") >= sent + 2
+    )
+    assert (
+        value("omnigw_cbc_messages_total", peer="bsc1", interface="cbsp", result="confirmed") >= 1
+    )
+    assert value("omnigw_cbc_delivery_seconds_count") == delivered + 1
