@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from aiohttp import web
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from omnigw.api.middleware import principal
 from omnigw.api.routes import Body, Route, json_response, read_body
@@ -31,6 +31,7 @@ from omnigw.errors import Invalid, NotFound
 from omnigw.identity.permissions import Permission
 
 TAG = "alerts"
+M = TypeVar("M", bound=BaseModel)
 SERVICE = web.AppKey("omnigw_cbc", CbcService)
 AREAS = web.AppKey("omnigw_cbc_areas", Areas)
 
@@ -199,12 +200,17 @@ async def _rejecting(source: str, coro: Any) -> Any:
         raise Invalid(str(exc)) from None
 
 
-async def create(request: web.Request) -> web.Response:
+async def _intake(request: web.Request, model: type[M], source: str) -> M:
+    """Read an alert body; a refusal is counted per door."""
     try:
-        body = await read_body(request, AlertIn)
+        return await read_body(request, model)
     except Invalid:
-        REJECTED.labels("api").inc()
+        REJECTED.labels(source).inc()
         raise
+
+
+async def create(request: web.Request) -> web.Response:
+    body = await _intake(request, AlertIn, "api")
     areas, service = request.app[AREAS], request.app[SERVICE]
     expires = body.expires_at
     if body.duration_seconds is not None:
@@ -451,11 +457,7 @@ def _ecbe_spec(body: EcbeMessage, areas: Areas) -> AlertSpec:
 
 
 async def ecbe_create(request: web.Request) -> web.Response:
-    try:
-        body = await read_body(request, EcbeMessage)
-    except Invalid:
-        REJECTED.labels("ecbe").inc()
-        raise
+    body = await _intake(request, EcbeMessage, "ecbe")
     spec = _ecbe_spec(body, request.app[AREAS])
     await _rejecting("ecbe", request.app[SERVICE].submit(spec, principal(request).email))
     return web.Response(status=201)

@@ -191,6 +191,28 @@ def _pages(raw: list[list[Any]]) -> tuple[Content, ...]:
     return tuple(Content(bytes.fromhex(h), n) for n, h in raw)
 
 
+def _alert_rt(alert: Alert, accepted_at: float) -> AlertRt:
+    return AlertRt(
+        id=alert.id, state=alert.state, alert_class=alert.alert_class,
+        priority=alert.priority, category=alert.category,
+        repetition_seconds=alert.repetition_seconds, broadcasts=alert.broadcasts_requested,
+        target=Target.from_json(alert.target), source=alert.source,
+        external_ref=alert.external_ref, expires_at=alert.expires_at,
+        delivered=alert.completed_at is not None, accepted_at=accepted_at,
+    )  # fmt: skip
+
+
+def _message_rt(message: Message, message_id: int, alert: AlertRt) -> MessageRt:
+    rt = MessageRt(
+        id=message_id, alert=alert, identifier=message.message_identifier,
+        geo_scope=message.geo_scope, code=message.message_code,
+        update_number=message.update_number, dcs=message.dcs, pages=_pages(message.pages),
+        warning_type=message.warning_type, language=message.language,
+    )  # fmt: skip
+    alert.messages.append(rt)
+    return rt
+
+
 class CbcService:
     def __init__(self, cfg: CbcConfig, sessions: SessionFactory) -> None:
         self.cfg = cfg
@@ -270,24 +292,10 @@ class CbcService:
         self._publish_counts()
 
     def _adopt(self, alert: Alert, accepted_at: float) -> AlertRt:
-        rt = AlertRt(
-            id=alert.id, state=alert.state, alert_class=alert.alert_class,
-            priority=alert.priority, category=alert.category,
-            repetition_seconds=alert.repetition_seconds, broadcasts=alert.broadcasts_requested,
-            target=Target.from_json(alert.target), source=alert.source,
-            external_ref=alert.external_ref, expires_at=alert.expires_at,
-            delivered=alert.completed_at is not None, accepted_at=accepted_at,
-        )  # fmt: skip
+        rt = _alert_rt(alert, accepted_at)
         self._alerts[alert.id] = rt
         for message in alert.messages:
-            mrt = MessageRt(
-                id=message.id, alert=rt, identifier=message.message_identifier,
-                geo_scope=message.geo_scope, code=message.message_code,
-                update_number=message.update_number, dcs=message.dcs,
-                pages=_pages(message.pages), warning_type=message.warning_type,
-                language=message.language,
-            )  # fmt: skip
-            rt.messages.append(mrt)
+            mrt = _message_rt(message, message.id, rt)
             for delivery in message.deliveries:
                 peer = self._peers.get(delivery.peer)
                 if peer is None:
@@ -758,24 +766,10 @@ class CbcService:
     def _runtime(
         self, alert: Alert, rows: list[Message], ids: list[tuple[int, list[tuple[int, str]]]]
     ) -> AlertRt:
-        rt = AlertRt(
-            id=alert.id, state="active", alert_class=alert.alert_class,
-            priority=alert.priority, category=alert.category,
-            repetition_seconds=alert.repetition_seconds, broadcasts=alert.broadcasts_requested,
-            target=Target.from_json(alert.target), source=alert.source,
-            external_ref=alert.external_ref, expires_at=alert.expires_at, delivered=False,
-            accepted_at=time.monotonic(),
-        )  # fmt: skip
+        rt = _alert_rt(alert, time.monotonic())
         self._alerts[alert.id] = rt
         for message, (message_id, deliveries) in zip(rows, ids, strict=True):
-            mrt = MessageRt(
-                id=message_id, alert=rt, identifier=message.message_identifier,
-                geo_scope=message.geo_scope, code=message.message_code,
-                update_number=message.update_number, dcs=message.dcs,
-                pages=_pages(message.pages), warning_type=message.warning_type,
-                language=message.language,
-            )  # fmt: skip
-            rt.messages.append(mrt)
+            mrt = _message_rt(message, message_id, rt)
             for delivery_id, peer_name in deliveries:
                 self._register(self._peers[peer_name], delivery_id, mrt)
         return rt

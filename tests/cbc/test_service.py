@@ -16,7 +16,7 @@ from omnigw.cbc.cbsp.codec import Cause, CellId, MsgType
 from omnigw.cbc.messages import AlertClass
 from omnigw.cbc.service import AlertSpec, CbcService, Text
 from omnigw.config import CbcConfig
-from omnigw.sim.bsc import connect, listen
+from omnigw.sim.bsc import SimBsc, connect, listen
 from omnigw.store.engine import session_factory
 from tests.support.ports import free_port
 
@@ -82,6 +82,18 @@ def _spec(cfg: CbcConfig, **kw: Any) -> AlertSpec:
 async def _delivery_state(service: CbcService, alert_id: str) -> str:
     alert = await service.get(alert_id)
     return alert.messages[0].deliveries[0].state
+
+
+async def _linked(
+    service_factory: Any, cells: list[CellId] | None = None, **cbsp: Any
+) -> tuple[CbcConfig, CbcService, SimBsc]:
+    """A service with one simulated BSC connected to it and its link up."""
+    port = free_port()
+    cfg = _config(port, **cbsp)
+    service = await service_factory(cfg)
+    bsc = await connect("127.0.0.1", port, cells or [CELL_A])
+    await until(lambda: service.peer_status()["bsc1"])
+    return cfg, service, bsc
 
 
 async def _cells(service: CbcService, alert_id: str) -> list[dict[str, Any]]:
@@ -159,11 +171,7 @@ async def test_peer_that_was_down_gets_the_alert_when_it_comes(service_factory: 
 
 
 async def test_restart_with_data_lost_resends_active_messages(service_factory: Any) -> None:
-    port = free_port()
-    cfg = _config(port)
-    service = await service_factory(cfg)
-    bsc = await connect("127.0.0.1", port, [CELL_A])
-    await until(lambda: service.peer_status()["bsc1"])
+    cfg, service, bsc = await _linked(service_factory)
     alert_id = await service.submit(_spec(cfg), "a@x")
     await until(lambda: _state_is(service, alert_id, "active"))
     bsc.restart(data_lost=False)
@@ -176,11 +184,7 @@ async def test_restart_with_data_lost_resends_active_messages(service_factory: A
 
 
 async def test_update_keeps_the_code_and_bumps_the_update_number(service_factory: Any) -> None:
-    port = free_port()
-    cfg = _config(port)
-    service = await service_factory(cfg)
-    bsc = await connect("127.0.0.1", port, [CELL_A])
-    await until(lambda: service.peer_status()["bsc1"])
+    cfg, service, bsc = await _linked(service_factory)
     alert_id = await service.submit(_spec(cfg), "a@x")
     await until(lambda: _state_is(service, alert_id, "active"))
     await service.update(alert_id, [Text("en", "Update: tsunami expected at 14:05")], "a@x")
@@ -204,11 +208,7 @@ async def test_presidential_overtakes_queued_alerts(service_factory: Any) -> Non
 
 
 async def test_unanswered_writes_are_retried_then_failed(service_factory: Any) -> None:
-    port = free_port()
-    cfg = _config(port, max_attempts=2, answer_timeout_seconds=0.2)
-    service = await service_factory(cfg)
-    bsc = await connect("127.0.0.1", port, [CELL_A])
-    await until(lambda: service.peer_status()["bsc1"])
+    cfg, service, bsc = await _linked(service_factory, max_attempts=2, answer_timeout_seconds=0.2)
     bsc.silent = True
     alert_id = await service.submit(_spec(cfg), "a@x")
     await until(lambda: _state_is(service, alert_id, "failed"))
@@ -218,11 +218,7 @@ async def test_unanswered_writes_are_retried_then_failed(service_factory: Any) -
 
 
 async def test_malformed_pdu_gets_error_indication_and_link_stays(service_factory: Any) -> None:
-    port = free_port()
-    cfg = _config(port)
-    service = await service_factory(cfg)
-    bsc = await connect("127.0.0.1", port, [CELL_A])
-    await until(lambda: service.peer_status()["bsc1"])
+    _cfg, service, bsc = await _linked(service_factory)
     assert bsc._transport is not None
     bsc._transport.write(bytes.fromhex("10000000"))  # RESET COMPLETE? no: RESET without cells
     await until(lambda: any(p.type is MsgType.ERROR_INDICATION for p in bsc.received))
@@ -249,11 +245,9 @@ async def test_unknown_peer_is_refused(service_factory: Any) -> None:
 
 
 async def test_keepalive_timeout_closes_the_link(service_factory: Any) -> None:
-    port = free_port()
-    cfg = _config(port, keepalive_seconds=0.2, keepalive_timeout_seconds=0.2)
-    service = await service_factory(cfg)
-    bsc = await connect("127.0.0.1", port, [CELL_A])
-    await until(lambda: service.peer_status()["bsc1"])
+    _cfg, service, bsc = await _linked(
+        service_factory, keepalive_seconds=0.2, keepalive_timeout_seconds=0.2
+    )
     await until(lambda: any(p.type is MsgType.KEEP_ALIVE for p in bsc.received))
     assert bsc.received[-1].keepalive_period is not None
     bsc.silent = True
@@ -286,11 +280,7 @@ async def test_restarted_service_does_not_rewrite_confirmed_cells(
 
 
 async def test_status_query_brings_broadcast_counts(service_factory: Any) -> None:
-    port = free_port()
-    cfg = _config(port)
-    service = await service_factory(cfg)
-    bsc = await connect("127.0.0.1", port, [CELL_A])
-    await until(lambda: service.peer_status()["bsc1"])
+    cfg, service, bsc = await _linked(service_factory)
     alert_id = await service.submit(_spec(cfg), "a@x")
     await until(lambda: _state_is(service, alert_id, "active"))
     assert await service.query_status(alert_id) == 1
@@ -307,11 +297,7 @@ async def test_expired_alert_is_killed(service_factory: Any) -> None:
 
     from omnigw.store.base import utcnow
 
-    port = free_port()
-    cfg = _config(port)
-    service = await service_factory(cfg)
-    bsc = await connect("127.0.0.1", port, [CELL_A])
-    await until(lambda: service.peer_status()["bsc1"])
+    cfg, service, bsc = await _linked(service_factory)
     alert_id = await service.submit(_spec(cfg, expires_at=utcnow() + timedelta(seconds=0.5)), "a@x")
     await until(lambda: _state_is(service, alert_id, "killed"), within=5)
     assert [p.type for p in bsc.received].count(MsgType.KILL) == 1
@@ -319,11 +305,7 @@ async def test_expired_alert_is_killed(service_factory: Any) -> None:
 
 
 async def test_etws_goes_out_as_an_emergency_write(service_factory: Any) -> None:
-    port = free_port()
-    cfg = _config(port)
-    service = await service_factory(cfg)
-    bsc = await connect("127.0.0.1", port, [CELL_A])
-    await until(lambda: service.peer_status()["bsc1"])
+    cfg, service, bsc = await _linked(service_factory)
     alert_id = await service.submit(
         _spec(cfg, alert_class=AlertClass.ETWS_TSUNAMI, texts=()), "a@x"
     )

@@ -536,8 +536,8 @@ def _fixed_length(iei: Iei) -> int:
     return 1
 
 
-def decode(frame: bytes) -> Pdu:
-    """One whole PDU (as delimited by `frame_length`) to a `Pdu`."""
+def _header(frame: bytes) -> MsgType:
+    """The message type, once the header is known to be sound."""
     if len(frame) < HEADER:
         raise DecodeError(Cause.PARAM_VALUE_INVALID, "shorter than the header")
     try:
@@ -548,6 +548,12 @@ def decode(frame: bytes) -> Pdu:
         ) from None
     if int.from_bytes(frame[1:4], "big") != len(frame) - HEADER:
         raise DecodeError(Cause.PARAM_VALUE_INVALID, "length field does not match")
+    return msg_type
+
+
+def decode(frame: bytes) -> Pdu:
+    """One whole PDU (as delimited by `frame_length`) to a `Pdu`."""
+    msg_type = _header(frame)
     values: dict[str, Any] = {}
     seen: set[Iei] = set()
     pages: list[Content] = []
@@ -630,16 +636,7 @@ def peek(frame: bytes) -> Summary:
     but not turned into objects: a COMPLETE from a large BSC lists hundreds of
     cells, and the full decode waits until someone asks for the per-cell view.
     """
-    if len(frame) < HEADER:
-        raise DecodeError(Cause.PARAM_VALUE_INVALID, "shorter than the header")
-    try:
-        msg_type = MsgType(frame[0])
-    except ValueError:
-        raise DecodeError(
-            Cause.UNRECOGNISED_MESSAGE, f"unknown message type {frame[0]:#04x}"
-        ) from None
-    if int.from_bytes(frame[1:4], "big") != len(frame) - HEADER:
-        raise DecodeError(Cause.PARAM_VALUE_INVALID, "length field does not match")
+    msg_type = _header(frame)
     refs: dict[Iei, int] = {}
     pos = HEADER
     while pos < len(frame):
