@@ -1,4 +1,8 @@
-"""Debian's osmo-bsc as a real CBSP peer, configured from ../shared/peers/osmo-bsc-cbsp.cfg."""
+"""Debian's osmo-bsc as a real CBSP peer.
+
+Its configuration is tests/interop/peers/osmo-bsc-cbsp.cfg, a copy of the team's
+shared/peers/osmo-bsc-cbsp.cfg kept in the repository so a clone alone runs the test.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "peers" / "osmo-bsc-cbsp.cfg"
+SHARED = Path(__file__).resolve().parents[1] / "interop" / "peers" / "osmo-bsc-cbsp.cfg"
 CELL = "901-70-23-0"  # the one BTS of that config
 
 
