@@ -21,6 +21,7 @@ from omnigw import __version__, logs
 from omnigw.api.app import ApiServer, build_app
 from omnigw.api.context import ApiContext
 from omnigw.cbc import api as cbc_api
+from omnigw.cbc import inventory
 from omnigw.cbc.areas import Areas
 from omnigw.cbc.service import CbcService
 from omnigw.config import Config, ConfigError, load_config
@@ -140,8 +141,11 @@ class Daemon:
             identity=identity, settings=cfg.api, readiness={"store": self._store_ready}
         )
         app = build_app(self._context, [cbc_api.ROUTES])
+        areas = Areas(cfg.cbc)
+        areas.set_stored(await inventory.load(sessions))
         app[cbc_api.SERVICE] = self.cbc
-        app[cbc_api.AREAS] = Areas(cfg.cbc)
+        app[cbc_api.AREAS] = areas
+        app[cbc_api.SESSIONS] = sessions
         self._api = ApiServer(app, str(cfg.api.bind), cfg.api.port, cfg.api.drain_grace_seconds)
         await self._api.start()
         if cfg.metrics.enabled:

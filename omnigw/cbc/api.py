@@ -7,11 +7,13 @@ from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, Field, model_validator
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from omnigw.api.middleware import principal
 from omnigw.api.routes import Body, Route, json_response, read_body
 from omnigw.cbc import cap as cap_xml
-from omnigw.cbc.areas import AreaError, Areas, Target
+from omnigw.cbc import inventory
+from omnigw.cbc.areas import AreaError, Areas, CellPosition, Target
 from omnigw.cbc.cbsp.codec import Category
 from omnigw.cbc.messages import (
     AlertClass,
@@ -33,6 +35,7 @@ from omnigw.identity.permissions import Permission
 TAG = "alerts"
 M = TypeVar("M", bound=BaseModel)
 SERVICE = web.AppKey("omnigw_cbc", CbcService)
+SESSIONS = web.AppKey("omnigw_cbc_sessions", async_sessionmaker[AsyncSession])
 AREAS = web.AppKey("omnigw_cbc_areas", Areas)
 
 
@@ -339,6 +342,37 @@ async def cap(request: web.Request) -> web.Response:
     return json_response({"status": "ok", "alerts": live})
 
 
+# --- cell inventory ---------------------------------------------------------------------
+
+
+class CellIn(Body):
+    cgi: str = Field(pattern=r"^\d{3}-\d{2,3}-\d{1,5}-\d{1,5}$", description="mcc-mnc-lac-ci")
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    azimuth: float | None = Field(default=None, ge=0, lt=360)
+
+
+class InventoryIn(Body):
+    cells: list[CellIn] = Field(max_length=200_000)
+
+
+async def cells_get(request: web.Request) -> web.Response:
+    data = [
+        {"cgi": c.cgi, "lat": c.lat, "lon": c.lon, "azimuth": c.azimuth, "source": source}
+        for c, source in request.app[AREAS].inventory()
+    ]
+    return json_response({"total": len(data), "data": data})
+
+
+async def cells_put(request: web.Request) -> web.Response:
+    """Replace the API-managed cells (config-file cells stay; same CGI: the API wins)."""
+    body = await read_body(request, InventoryIn)
+    cells = [CellPosition(c.cgi, c.lat, c.lon, c.azimuth) for c in body.cells]
+    await inventory.replace(request.app[SESSIONS], cells, principal(request).email)
+    request.app[AREAS].set_stored(cells)
+    return json_response({"status": "ok", "stored": len(cells)})
+
+
 # --- osmo-cbc ECBE compatibility ---------------------------------------------------------
 
 
@@ -487,6 +521,10 @@ ROUTES = [
           "Cancel an alert (KILL on every peer)", TAG),
     Route("POST", "/api/v1/cap", cap, Permission.ALERT_SUBMIT,
           "Submit OASIS CAP 1.2 XML (Alert, Update, Cancel with references)", TAG),
+    Route("GET", "/api/v1/cells", cells_get, Permission.ALERT_READ,
+          "The cell inventory that areas, polygons and circles resolve to", "cells"),
+    Route("PUT", "/api/v1/cells", cells_put, Permission.NETWORK_WRITE,
+          "Replace the API-managed cells of the inventory", "cells", InventoryIn),
     Route("POST", "/api/ecbe/v1/message", ecbe_create, Permission.ALERT_SUBMIT,
           "osmo-cbc ECBE: create a message (201, 409 duplicate, 400 bad input)", "ecbe",
           EcbeMessage, None, 201),

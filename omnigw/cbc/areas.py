@@ -87,12 +87,39 @@ def _inside(lat: float, lon: float, polygon: Sequence[tuple[float, float]]) -> b
     return inside
 
 
+@dataclass(frozen=True, slots=True)
+class CellPosition:
+    """Where a cell is, for polygons and circles (azimuth kept for the operator's records)."""
+
+    cgi: str
+    lat: float
+    lon: float
+    azimuth: float | None = None
+
+
 class Areas:
-    """Resolves targets against the configured inventory and named areas."""
+    """Resolves targets against the cell inventory (config plus API) and named areas."""
 
     def __init__(self, cfg: CbcConfig) -> None:
-        self._cells = cfg.cells
+        self._configured = [CellPosition(c.cgi, c.lat, c.lon, c.azimuth) for c in cfg.cells]
+        self._stored: list[CellPosition] = []
         self._named = cfg.areas
+
+    def set_stored(self, cells: Sequence[CellPosition]) -> None:
+        """The cells managed through the API; they win over config entries with the same CGI."""
+        self._stored = list(cells)
+
+    @property
+    def _cells(self) -> list[CellPosition]:
+        stored = {c.cgi for c in self._stored}
+        return [c for c in self._configured if c.cgi not in stored] + self._stored
+
+    def inventory(self) -> list[tuple[CellPosition, str]]:
+        """Every cell with where it comes from ("config" or "api")."""
+        stored = {c.cgi for c in self._stored}
+        return [(c, "config") for c in self._configured if c.cgi not in stored] + [
+            (c, "api") for c in self._stored
+        ]
 
     def _cgis(self, texts: Iterable[str], where: str) -> Target:
         cells = tuple(dict.fromkeys(parse_cgi(t) for t in texts))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from omnigw.store.base import Base, UtcDateTime, utcnow
@@ -105,3 +105,16 @@ class AlertEvent(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     what: Mapped[str] = mapped_column(String(32))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class InventoryCell(Base):
+    """A cell added to the inventory through the API (the config file has its own list)."""
+
+    __tablename__ = "cbc_inventory"
+
+    cgi: Mapped[str] = mapped_column(String(24), primary_key=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    azimuth: Mapped[float | None] = mapped_column(Float, nullable=True)
+    updated_by: Mapped[str] = mapped_column(String(320))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -18,6 +18,7 @@ class Permission(StrEnum):
     OCS_READ = "ocs:read"  # balances, usage
     OCS_WRITE = "ocs:write"  # top-ups, adjustments
     NETWORK_READ = "network:read"  # peer links, sessions
+    NETWORK_WRITE = "network:write"  # network inventory (cells)
     SYSTEM_READ = "system:read"  # daemon status, effective config summary
     USER_ADMIN = "user:admin"  # users, roles, anybody's API keys
     APIKEY_OWN = "apikey:own"  # create and revoke one's own API keys

@@ -40,10 +40,11 @@ async def client(identity: IdentityService, engine: AsyncEngine) -> AsyncIterato
     app = build_app(ApiContext(identity=identity, settings=ApiConfig()), [cbc_api.ROUTES])
     app[cbc_api.SERVICE] = service
     app[cbc_api.AREAS] = Areas(cfg)
+    app[cbc_api.SESSIONS] = session_factory(engine)
     test_client = TestClient(TestServer(app))
     await test_client.start_server()
     tokens = {}
-    for role in ("alerting", "noc", "crm"):
+    for role in ("alerting", "noc", "crm", "admin"):
         await identity.create_user(f"{role}@x.org", PASSWORD, [role])
         tokens[role] = (await identity.login(f"{role}@x.org", PASSWORD, None, "t")).token
     test_client.tokens = tokens  # type: ignore[attr-defined]
@@ -187,3 +188,31 @@ async def test_ecbe_like_osmo_cbc(client: TestClient) -> None:  # type: ignore[t
         await client.get("/api/v1/alerts?source=ecbe", headers=_auth(client, "noc"))
     ).json()
     assert listing["total"] == 2
+
+
+async def test_cell_inventory_through_the_api(client: TestClient, engine: AsyncEngine) -> None:  # type: ignore[type-arg]
+    from omnigw.cbc import inventory
+
+    cells = {"cells": [{"cgi": "901-70-30-1", "lat": 10.0, "lon": 10.0, "azimuth": 120},
+                       {"cgi": "901-70-23-2", "lat": 10.1, "lon": 10.1}]}  # fmt: skip
+    assert (
+        await client.put("/api/v1/cells", json=cells, headers=_auth(client, "alerting"))
+    ).status == 403
+    resp = await client.put("/api/v1/cells", json=cells, headers=_auth(client, "admin"))
+    assert resp.status == 200 and (await resp.json())["stored"] == 2
+    listed = await (await client.get("/api/v1/cells", headers=_auth(client, "alerting"))).json()
+    sources = {c["cgi"]: c["source"] for c in listed["data"]}
+    assert sources == {"901-70-23-1": "config", "901-70-23-2": "api", "901-70-30-1": "api"}
+    square = {**ALERT, "target": {"polygon": [[9.5, 9.5], [10.5, 9.5], [10.5, 10.5], [9.5, 10.5]]}}
+    resp = await client.post("/api/v1/alerts", json=square, headers=_auth(client, "alerting"))
+    assert resp.status == 201, await resp.text()
+    assert {c.cgi for c in await inventory.load(session_factory(engine))} == {
+        "901-70-30-1",
+        "901-70-23-2",
+    }
+    twice = {"cells": [cells["cells"][0], cells["cells"][0]]}
+    resp = await client.put("/api/v1/cells", json=twice, headers=_auth(client, "admin"))
+    assert resp.status == 400 and "listed twice" in (await resp.json())["reason"]
+    bad = {"cells": [{"cgi": "901-70-99999-1", "lat": 0, "lon": 0}]}
+    resp = await client.put("/api/v1/cells", json=bad, headers=_auth(client, "admin"))
+    assert resp.status == 400 and "LAC and CI" in (await resp.json())["reason"]

@@ -1,8 +1,8 @@
-"""cbc: alerts, messages, deliveries (with the peers' answers), history
+"""cbc: alerts, messages, deliveries (with the peers' answers), history, cell inventory
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 09:21:24.254226
+Create Date: 2026-11-23 09:35:41.204180
 """
 
 from collections.abc import Sequence
@@ -44,6 +44,16 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_cbc_alerts_state"), ["state"], unique=False)
 
+    op.create_table(
+        "cbc_inventory",
+        sa.Column("cgi", sa.String(length=24), nullable=False),
+        sa.Column("lat", sa.Float(), nullable=False),
+        sa.Column("lon", sa.Float(), nullable=False),
+        sa.Column("azimuth", sa.Float(), nullable=True),
+        sa.Column("updated_by", sa.String(length=320), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("cgi", name=op.f("pk_cbc_inventory")),
+    )
     op.create_table(
         "cbc_alert_events",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -134,6 +144,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_cbc_alert_events_alert_id"))
 
     op.drop_table("cbc_alert_events")
+    op.drop_table("cbc_inventory")
     with op.batch_alter_table("cbc_alerts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_cbc_alerts_state"))
         batch_op.drop_index(batch_op.f("ix_cbc_alerts_external_ref"))

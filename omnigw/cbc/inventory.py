@@ -1,0 +1,37 @@
+"""The API-managed part of the cell inventory, in the store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select
+
+from omnigw.cbc.areas import CellPosition, parse_cgi
+from omnigw.cbc.models import InventoryCell
+from omnigw.errors import Invalid
+from omnigw.store.engine import SessionFactory
+
+
+async def load(sessions: SessionFactory) -> list[CellPosition]:
+    async with sessions() as s:
+        rows = await s.execute(select(InventoryCell).order_by(InventoryCell.cgi))
+        return [CellPosition(r.cgi, r.lat, r.lon, r.azimuth) for r in rows.scalars()]
+
+
+async def replace(sessions: SessionFactory, cells: Sequence[CellPosition], who: str) -> None:
+    """Replace the whole API-managed inventory in one transaction."""
+    seen: set[str] = set()
+    for index, cell in enumerate(cells):
+        try:
+            parse_cgi(cell.cgi)
+        except ValueError as exc:
+            raise Invalid(f"cells.{index}.{exc}") from None
+        if cell.cgi in seen:
+            raise Invalid(f"cells.{index}.cgi: {cell.cgi} is listed twice")
+        seen.add(cell.cgi)
+    async with sessions.begin() as s:
+        await s.execute(delete(InventoryCell))
+        s.add_all(
+            InventoryCell(cgi=c.cgi, lat=c.lat, lon=c.lon, azimuth=c.azimuth, updated_by=who)
+            for c in cells
+        )
