@@ -1,0 +1,257 @@
+"""Diameter (RFC 6733) header and AVP encode/decode: the lean path for the hot loop.
+
+Pure: bytes in, `Message` out and back. AVP values stay raw bytes until read
+through a typed accessor, and grouped AVPs are parsed only when opened, so a
+CCR is framed in a few microseconds. python-diameter's dictionary supplies AVP
+names and types (for validation and for humans); its own codec is the
+cross-check in the tests, not the hot path.
+
+A `DecodeError` carries the RFC 6733 result code the answer must use, and the
+offending AVP for Failed-AVP where there is one.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address, ip_address
+
+HEADER = 20
+VERSION = 1
+MAX_LENGTH = 1 << 20  # far above any Gy message; larger is refused before buffering
+
+# Command flags (RFC 6733 3)
+FLAG_REQUEST = 0x80
+FLAG_PROXIABLE = 0x40
+FLAG_ERROR = 0x20
+FLAG_RETRANSMIT = 0x10
+# AVP flags (RFC 6733 4.1)
+AVP_VENDOR = 0x80
+AVP_MANDATORY = 0x40
+AVP_PROTECTED = 0x20
+
+# Result codes a decoder can raise (RFC 6733 7.1)
+INVALID_HEADER_BITS = 3008
+INVALID_AVP_BITS = 3009
+UNSUPPORTED_VERSION = 5011
+INVALID_AVP_LENGTH = 5014
+INVALID_MESSAGE_LENGTH = 5015
+INVALID_AVP_VALUE = 5004
+
+NTP_OFFSET = 2208988800  # seconds from 1900 (Diameter Time) to 1970
+
+
+class DecodeError(Exception):
+    """A message that must be answered with `result_code` (and Failed-AVP `avp` if set)."""
+
+    def __init__(self, result_code: int, reason: str, avp: Avp | None = None) -> None:
+        super().__init__(reason)
+        self.result_code = result_code
+        self.reason = reason
+        self.avp = avp
+
+
+@dataclass(slots=True)
+class Avp:
+    code: int
+    data: bytes
+    vendor: int = 0
+    mandatory: bool = True
+    protected: bool = False
+
+    # --- typed readers -----------------------------------------------------------
+
+    def _fixed(self, size: int, fmt: str) -> int:
+        if len(self.data) != size:
+            raise DecodeError(INVALID_AVP_LENGTH, f"AVP {self.code}: expected {size} octets", self)
+        value: int = struct.unpack(fmt, self.data)[0]
+        return value
+
+    def u32(self) -> int:
+        return self._fixed(4, ">I")
+
+    def u64(self) -> int:
+        return self._fixed(8, ">Q")
+
+    def i32(self) -> int:
+        return self._fixed(4, ">i")
+
+    def i64(self) -> int:
+        return self._fixed(8, ">q")
+
+    def text(self) -> str:
+        try:
+            return self.data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DecodeError(INVALID_AVP_VALUE, f"AVP {self.code}: not UTF-8", self) from None
+
+    def time(self) -> int:
+        """Unix seconds from a Diameter Time (NTP seconds)."""
+        return self._fixed(4, ">I") - NTP_OFFSET
+
+    def address(self) -> IPv4Address | IPv6Address:
+        if len(self.data) < 2:
+            raise DecodeError(INVALID_AVP_LENGTH, f"AVP {self.code}: no address family", self)
+        family = int.from_bytes(self.data[:2], "big")
+        raw = self.data[2:]
+        if (family, len(raw)) not in ((1, 4), (2, 16)):
+            raise DecodeError(INVALID_AVP_VALUE, f"AVP {self.code}: bad address", self)
+        return ip_address(raw)
+
+    def group(self) -> list[Avp]:
+        return list(parse_avps(self.data))
+
+    # --- constructors ------------------------------------------------------------
+
+    @classmethod
+    def of_u32(cls, code: int, value: int, vendor: int = 0, mandatory: bool = True) -> Avp:
+        return cls(code, struct.pack(">I", value), vendor, mandatory)
+
+    @classmethod
+    def of_u64(cls, code: int, value: int, vendor: int = 0, mandatory: bool = True) -> Avp:
+        return cls(code, struct.pack(">Q", value), vendor, mandatory)
+
+    @classmethod
+    def of_text(cls, code: int, value: str, vendor: int = 0, mandatory: bool = True) -> Avp:
+        return cls(code, value.encode("utf-8"), vendor, mandatory)
+
+    @classmethod
+    def of_address(
+        cls, code: int, value: IPv4Address | IPv6Address, vendor: int = 0, mandatory: bool = True
+    ) -> Avp:
+        family = 1 if value.version == 4 else 2
+        return cls(code, struct.pack(">H", family) + value.packed, vendor, mandatory)
+
+    @classmethod
+    def of_group(
+        cls, code: int, avps: Iterable[Avp], vendor: int = 0, mandatory: bool = True
+    ) -> Avp:
+        return cls(code, b"".join(encode_avp(a) for a in avps), vendor, mandatory)
+
+
+@dataclass(slots=True)
+class Message:
+    command: int
+    app_id: int
+    hop_by_hop: int
+    end_to_end: int
+    flags: int = FLAG_REQUEST | FLAG_PROXIABLE
+    avps: list[Avp] = field(default_factory=list)
+
+    @property
+    def is_request(self) -> bool:
+        return bool(self.flags & FLAG_REQUEST)
+
+    @property
+    def is_retransmission(self) -> bool:
+        return bool(self.flags & FLAG_RETRANSMIT)
+
+    def find(self, code: int, vendor: int = 0) -> Avp | None:
+        """The first top-level AVP with this code."""
+        for avp in self.avps:
+            if avp.code == code and avp.vendor == vendor:
+                return avp
+        return None
+
+    def find_all(self, code: int, vendor: int = 0) -> list[Avp]:
+        return [a for a in self.avps if a.code == code and a.vendor == vendor]
+
+    def answer(self, avps: list[Avp], error: bool = False) -> Message:
+        """An answer to this request: same command, ids and proxiable bit."""
+        flags = (self.flags & FLAG_PROXIABLE) | (FLAG_ERROR if error else 0)
+        return Message(self.command, self.app_id, self.hop_by_hop, self.end_to_end, flags, avps)
+
+
+def _pad(length: int) -> int:
+    return (4 - length % 4) % 4
+
+
+def encode_avp(avp: Avp) -> bytes:
+    flags = (AVP_VENDOR if avp.vendor else 0) | (AVP_MANDATORY if avp.mandatory else 0)
+    flags |= AVP_PROTECTED if avp.protected else 0
+    head = 12 if avp.vendor else 8
+    length = head + len(avp.data)
+    out = struct.pack(">IB", avp.code, flags) + length.to_bytes(3, "big")
+    if avp.vendor:
+        out += struct.pack(">I", avp.vendor)
+    return out + avp.data + b"\0" * _pad(length)
+
+
+def encode(message: Message) -> bytes:
+    body = b"".join(encode_avp(a) for a in message.avps)
+    length = HEADER + len(body)
+    head = struct.pack(
+        ">B3sB3sII",
+        VERSION,
+        length.to_bytes(3, "big"),
+        message.flags,
+        message.command.to_bytes(3, "big"),
+        message.app_id,
+        message.hop_by_hop,
+    )
+    return head + struct.pack(">I", message.end_to_end) + body
+
+
+def parse_avps(data: bytes) -> Iterator[Avp]:
+    """The AVPs packed in `data` (a message body or a grouped AVP's value)."""
+    pos, end = 0, len(data)
+    while pos < end:
+        if end - pos < 8:
+            raise DecodeError(INVALID_AVP_LENGTH, "truncated AVP header")
+        code, flags = struct.unpack_from(">IB", data, pos)
+        length = int.from_bytes(data[pos + 5 : pos + 8], "big")
+        vendor = 0
+        head = 8
+        if flags & AVP_VENDOR:
+            if length < 12 or end - pos < 12:
+                raise DecodeError(INVALID_AVP_LENGTH, f"AVP {code}: truncated vendor id")
+            vendor = struct.unpack_from(">I", data, pos + 8)[0]
+            head = 12
+        if length < head or pos + length > end:
+            raise DecodeError(
+                INVALID_AVP_LENGTH,
+                f"AVP {code}: length {length} does not fit",
+                Avp(code, b"", vendor, bool(flags & AVP_MANDATORY)),
+            )
+        if flags & 0x1F:
+            raise DecodeError(INVALID_AVP_BITS, f"AVP {code}: reserved flag bits set")
+        yield Avp(
+            code,
+            data[pos + head : pos + length],
+            vendor,
+            bool(flags & AVP_MANDATORY),
+            bool(flags & AVP_PROTECTED),
+        )
+        pos += length + _pad(length)
+
+
+def frame_length(buffer: bytes | bytearray) -> int | None:
+    """Length of the first message in `buffer`, or None until its header is in.
+
+    Raises DecodeError when the header cannot start a legal message (the stream
+    cannot be resynchronised: the connection must close).
+    """
+    if len(buffer) < 4:
+        return None
+    if buffer[0] != VERSION:
+        raise DecodeError(UNSUPPORTED_VERSION, f"version {buffer[0]}")
+    length = int.from_bytes(buffer[1:4], "big")
+    if length < HEADER or length % 4 or length > MAX_LENGTH:
+        raise DecodeError(INVALID_MESSAGE_LENGTH, f"message length {length}")
+    return length
+
+
+def decode(frame: bytes) -> Message:
+    """One whole message (as delimited by `frame_length`)."""
+    if len(frame) < HEADER:
+        raise DecodeError(INVALID_MESSAGE_LENGTH, "shorter than the header")
+    version, length, flags, command, app_id, hop, e2e = struct.unpack(">B3sB3sIII", frame[:HEADER])
+    if version != VERSION:
+        raise DecodeError(UNSUPPORTED_VERSION, f"version {version}")
+    if int.from_bytes(length, "big") != len(frame):
+        raise DecodeError(INVALID_MESSAGE_LENGTH, "length field does not match")
+    if flags & 0x0F or (flags & FLAG_REQUEST and flags & FLAG_ERROR):
+        raise DecodeError(INVALID_HEADER_BITS, f"invalid command flags {flags:#04x}")
+    avps = list(parse_avps(frame[HEADER:]))
+    return Message(int.from_bytes(command, "big"), app_id, hop, e2e, flags, avps)
