@@ -255,3 +255,11 @@ def decode(frame: bytes) -> Message:
         raise DecodeError(INVALID_HEADER_BITS, f"invalid command flags {flags:#04x}")
     avps = list(parse_avps(frame[HEADER:]))
     return Message(int.from_bytes(command, "big"), app_id, hop, e2e, flags, avps)
+
+
+def header_of(frame: bytes) -> Message | None:
+    """The header of a frame whose AVPs could not be read, to answer it; None if unusable."""
+    if len(frame) < HEADER or frame[0] != VERSION:
+        return None
+    _, _, flags, command, app_id, hop, e2e = struct.unpack(">B3sB3sIII", frame[:HEADER])
+    return Message(int.from_bytes(command, "big"), app_id, hop, e2e, flags, [])

@@ -1,0 +1,119 @@
+"""Diameter over TCP: frames bytes into messages and runs a peer state machine's actions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol, cast
+
+from omnigw.diameter.codec import DecodeError, Message, decode, encode, frame_length, header_of
+from omnigw.diameter.peer import (
+    Action,
+    Close,
+    Connected,
+    Deliver,
+    Event,
+    Malformed,
+    Opened,
+    PeerFsm,
+    Received,
+    Rejected,
+    Send,
+    Shutdown,
+    StartTimer,
+    TimerExpired,
+)
+
+log = logging.getLogger("omnigw.diameter")
+
+
+class NodeHandler(Protocol):
+    """What the node does with a link's events."""
+
+    def peer_opened(self, link: DiameterLink, host: str, realm: str) -> None: ...
+    def peer_rejected(self, link: DiameterLink, host: str, result_code: int) -> None: ...
+    def peer_closed(self, link: DiameterLink, reason: str) -> None: ...
+    def request(self, link: DiameterLink, message: Message) -> None: ...
+    def seen(self, link: DiameterLink, message: Message, direction: str) -> None: ...
+
+
+class DiameterLink(asyncio.Protocol):
+    def __init__(self, fsm: PeerFsm, handler: NodeHandler) -> None:
+        self.fsm = fsm
+        self._handler = handler
+        self._transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._reason = "closed"
+        self.closed = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+        self._feed(Connected())
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        while True:
+            try:
+                size = frame_length(self._buffer)
+            except DecodeError as exc:
+                self._close(f"unframeable input: {exc.reason}")
+                return
+            if size is None or len(self._buffer) < size:
+                return
+            frame = bytes(self._buffer[:size])
+            del self._buffer[:size]
+            try:
+                message = decode(frame)
+            except DecodeError as exc:
+                self._feed(Malformed(exc, header_of(frame)))
+                continue
+            self._handler.seen(self, message, "in")
+            self._feed(Received(message))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        reason = str(exc) if exc else self._reason
+        if not self.closed.done():
+            self.closed.set_result(reason)
+        self._handler.peer_closed(self, reason)
+
+    def send(self, message: Message) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(encode(message))
+            self._handler.seen(self, message, "out")
+
+    def shutdown(self) -> None:
+        """Say goodbye with DPR (or just close if the peer never opened)."""
+        self._feed(Shutdown())
+
+    def _close(self, reason: str) -> None:
+        self._reason = reason
+        if self._transport is not None and not self._transport.is_closing():
+            log.info("closing Diameter connection", extra={"peer": self.fsm.host, "reason": reason})
+            self._transport.close()
+
+    def _feed(self, event: Event) -> None:
+        for action in self.fsm.handle(event):
+            self._execute(action)
+
+    def _execute(self, action: Action) -> None:
+        if isinstance(action, Send):
+            self.send(action.message)
+        elif isinstance(action, StartTimer):
+            old = self._timers.pop(action.name, None)
+            if old is not None:
+                old.cancel()
+            self._timers[action.name] = asyncio.get_running_loop().call_later(
+                action.seconds, self._feed, TimerExpired(action.name)
+            )
+        elif isinstance(action, Close):
+            self._close(action.reason)
+        elif isinstance(action, Opened):
+            self._handler.peer_opened(self, action.host, action.realm)
+        elif isinstance(action, Rejected):
+            self._handler.peer_rejected(self, action.host, action.result_code)
+        elif isinstance(action, Deliver):
+            self._handler.request(self, action.message)
