@@ -28,7 +28,7 @@ from omnigw.cbc.messages import (
 from omnigw.cbc.metrics import REJECTED
 from omnigw.cbc.models import Alert
 from omnigw.cbc.results import cells_of
-from omnigw.cbc.service import AlertSpec, CbcService, Text
+from omnigw.cbc.service import REPETITION_UNIT, AlertSpec, CbcService, Text
 from omnigw.errors import Invalid, NotFound
 from omnigw.identity.permissions import Permission
 
@@ -480,7 +480,7 @@ def _ecbe_spec(body: EcbeMessage, areas: Areas) -> AlertSpec:
         identifier=sm.message_id,
         alert_class=None,
         category=_CATEGORY[body.category],
-        repetition_seconds=max(2, round(body.repetition_period * 1.883)),
+        repetition_seconds=max(2, round(body.repetition_period * REPETITION_UNIT)),
         broadcasts_requested=body.num_of_bcast,
         source="ecbe",
         external_ref=str(sm.message_id),

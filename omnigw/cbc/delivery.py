@@ -105,5 +105,4 @@ def step(
     return Step(state, (), attempts)
 
 
-FINISHED = frozenset({DeliveryState.KILLED})
 SETTLED = frozenset({DeliveryState.ACTIVE, DeliveryState.FAILED, DeliveryState.KILLED})

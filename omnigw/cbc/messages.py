@@ -162,11 +162,6 @@ class SerialNumber:
         return SerialNumber(self.geo_scope, self.message_code, (self.update_number + 1) % 16)
 
 
-def etws_message_code(code: int, emergency_user_alert: bool, popup: bool) -> int:
-    """ETWS uses the top two message-code bits as emergency-user-alert and popup flags."""
-    return (code & 0xFF) | (0x200 if emergency_user_alert else 0) | (0x100 if popup else 0)
-
-
 def etws_warning_type(alert_class: AlertClass, user_alert: bool = True, popup: bool = True) -> int:
     """Warning-Type, 2 octets: type (7 bits) | user alert | popup | padding."""
     return (ETWS_WARNING_TYPE[alert_class] << 9) | (int(user_alert) << 8) | (int(popup) << 7)

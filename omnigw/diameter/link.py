@@ -23,6 +23,7 @@ from omnigw.diameter.peer import (
     StartTimer,
     TimerExpired,
 )
+from omnigw.timers import Timers
 
 log = logging.getLogger("omnigw.diameter")
 
@@ -43,7 +44,7 @@ class DiameterLink(asyncio.Protocol):
         self._handler = handler
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._timers = Timers(lambda name: self._feed(TimerExpired(name)))
         self._reason = "closed"
         self.closed = asyncio.get_running_loop().create_future()
 
@@ -72,9 +73,7 @@ class DiameterLink(asyncio.Protocol):
             self._feed(Received(message))
 
     def connection_lost(self, exc: Exception | None) -> None:
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
+        self._timers.cancel_all()
         reason = str(exc) if exc else self._reason
         if not self.closed.done():
             self.closed.set_result(reason)
@@ -103,12 +102,7 @@ class DiameterLink(asyncio.Protocol):
         if isinstance(action, Send):
             self.send(action.message)
         elif isinstance(action, StartTimer):
-            old = self._timers.pop(action.name, None)
-            if old is not None:
-                old.cancel()
-            self._timers[action.name] = asyncio.get_running_loop().call_later(
-                action.seconds, self._feed, TimerExpired(action.name)
-            )
+            self._timers.start(action.name, action.seconds)
         elif isinstance(action, Close):
             self._close(action.reason)
         elif isinstance(action, Opened):

@@ -1,8 +1,7 @@
 """The Diameter node: listener, peer table, and dispatch of requests to applications.
 
 Requests for an application we do not serve are answered with
-DIAMETER_APPLICATION_UNSUPPORTED (3007), unknown commands of a served
-application with DIAMETER_COMMAND_UNSUPPORTED (3001), both with the E bit.
+DIAMETER_APPLICATION_UNSUPPORTED (3007) and the E bit.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from omnigw.diameter.peer import ERROR_MESSAGE, RESULT_CODE, Identity, PeerFsm, 
 log = logging.getLogger("omnigw.diameter")
 
 APPLICATION_UNSUPPORTED = 3007
-COMMAND_UNSUPPORTED = 3001
 
 # (application id) -> handler of one request, returning the answer
 Application = Callable[[Message], Awaitable[Message]]
@@ -126,6 +124,3 @@ class DiameterNode:
             ],
             error=True,
         )
-
-
-__all__ = ["COMMAND_UNSUPPORTED", "DiameterNode"]

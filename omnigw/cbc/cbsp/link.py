@@ -39,6 +39,7 @@ from omnigw.cbc.cbsp.fsm import (
     TimerExpired,
     Up,
 )
+from omnigw.timers import Timers
 
 log = logging.getLogger("omnigw.cbc.cbsp")
 
@@ -83,7 +84,7 @@ class CbspLink(asyncio.Protocol):
         self._reset = reset
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._timers = Timers(lambda name: self._feed(TimerExpired(name)))
         self.closed = asyncio.get_running_loop().create_future()
         self.up = False
 
@@ -120,9 +121,7 @@ class CbspLink(asyncio.Protocol):
             self._feed(Received(pdu))
 
     def connection_lost(self, exc: Exception | None) -> None:
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
+        self._timers.cancel_all()
         self.up = False
         reason = str(exc) if exc else "closed"
         if not self.closed.done():
@@ -157,13 +156,9 @@ class CbspLink(asyncio.Protocol):
         if isinstance(action, Send):
             self.send(action.pdu)
         elif isinstance(action, StartTimer):
-            self._cancel(action.name)
-            loop = asyncio.get_running_loop()
-            self._timers[action.name] = loop.call_later(
-                action.seconds, self._feed, TimerExpired(action.name)
-            )
+            self._timers.start(action.name, action.seconds)
         elif isinstance(action, CancelTimer):
-            self._cancel(action.name)
+            self._timers.cancel(action.name)
         elif isinstance(action, Close):
             self.close(action.reason)
         elif isinstance(action, Up):
@@ -173,11 +168,6 @@ class CbspLink(asyncio.Protocol):
             self._handler.link_pdu(self, action.pdu)
         elif isinstance(action, ProtocolError):
             self._handler.link_error(self, action.cause, action.reason)
-
-    def _cancel(self, name: str) -> None:
-        timer = self._timers.pop(name, None)
-        if timer is not None:
-            timer.cancel()
 
 
 class Reconnector:
