@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import resource
 import statistics
@@ -88,6 +89,7 @@ async def main(bscs: int, cells: int, alerts: int, gap: float) -> None:
             done.set()
 
     service.on_delivered.append(on_delivered)
+    gc.freeze()  # as the daemon does once started
     cpu0 = time.process_time()
     # The authority is another process, as in production.
     client = await asyncio.create_subprocess_exec(

@@ -7,6 +7,7 @@ goes out only after every listener is bound, and SIGTERM drains in reverse.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -248,6 +249,9 @@ async def serve(cfg: Config, config_path: Path | None) -> int:
     loop.add_signal_handler(signal.SIGTERM, stopping.set)
     loop.add_signal_handler(signal.SIGINT, stopping.set)
     loop.add_signal_handler(signal.SIGHUP, on_hup)
+    # What startup built (config, cell inventory, loaded alerts) lives as long as we do:
+    # keep it out of the cyclic collector, whose full passes would otherwise stall the loop.
+    gc.freeze()
     notifier.ready()
     watchdog = None
     interval = notifier.watchdog_interval()

@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
 from omnigw.cbc.areas import Target
@@ -41,6 +41,7 @@ from omnigw.cbc.cbsp.codec import (
 from omnigw.cbc.cbsp.fsm import LinkFsm
 from omnigw.cbc.cbsp.link import CbspLink, Reconnector
 from omnigw.cbc.delivery import SETTLED, DeliveryState, Do, Event, step
+from omnigw.cbc.gate import WriteGate
 from omnigw.cbc.messages import (
     AlertClass,
     Certainty,
@@ -70,7 +71,6 @@ from omnigw.store.base import utcnow
 from omnigw.store.engine import SessionFactory
 
 log = logging.getLogger("omnigw.cbc")
-DELIVERIES = cast(Table, Delivery.__table__)
 
 INTERFACE = "cbsp"
 REPETITION_UNIT = 1.883  # seconds per CBSP repetition-period unit
@@ -217,11 +217,12 @@ class CbcService:
     def __init__(self, cfg: CbcConfig, sessions: SessionFactory) -> None:
         self.cfg = cfg
         self._sessions = sessions
-        self._store_lock = asyncio.Lock()
-        self._writer = StoreWriter(sessions, self._store_lock)
+        self._gate = WriteGate()
+        self._writer = StoreWriter(sessions, self._gate)
         self._peers = {p.name: PeerRuntime(p) for p in cfg.peers}
         self._by_address = {str(p.address): p.name for p in cfg.peers if p.mode == "server"}
         self._seq = itertools.count()
+        self._delivery_ids = itertools.count(1)  # continued from the store by _load
         self._server: asyncio.Server | None = None
         self._reconnectors: list[Reconnector] = []
         self._expiry: asyncio.Task[None] | None = None
@@ -289,6 +290,11 @@ class CbcService:
             self._last_code = {ident: code for ident, code in last}
             counts = await s.execute(select(Alert.state, func.count()).group_by(Alert.state))
             self._counts = {state: count for state, count in counts}
+            # We are the store's only writer of deliveries: number them ourselves, so a
+            # submission never waits for ids to come back.
+            last_id = (await s.execute(select(func.max(Delivery.id)))).scalar()
+            self._delivery_ids = itertools.count((last_id or 0) + 1)
+        self._add_missing_deliveries()
         self._publish_counts()
 
     def _adopt(self, alert: Alert, accepted_at: float) -> AlertRt:
@@ -373,33 +379,29 @@ class CbcService:
         peer.link, peer.writable = link, True
         PEER_UP.labels(link.peer, INTERFACE).set(1)
         log.info("CBSP link up", extra={"peer": link.peer})
-        self._spawn(self._bring_up(peer))
+        asyncio.get_running_loop().call_soon(self._bring_up, peer)
 
-    async def _bring_up(self, peer: PeerRuntime) -> None:
-        await self._add_missing_deliveries(peer)
+    def _bring_up(self, peer: PeerRuntime) -> None:
         waiting = [d for d in peer.deliveries.values() if d.state in (S.PENDING, S.KILL_PENDING)]
         waiting.sort(key=lambda d: (d.message.alert.priority, d.message.alert.accepted_at))
         for delivery in waiting:
             self._step(peer, delivery, Event.PEER_UP)
 
-    async def _add_missing_deliveries(self, peer: PeerRuntime) -> None:
-        """A peer added to the config after an alert still gets every active alert."""
-        have = {d.message.id for d in peer.deliveries.values()}
-        missing = [
-            m for a in self._alerts.values() if a.state == "active"
-            for m in a.messages if m.id not in have
-        ]  # fmt: skip
-        if not missing:
-            return
-        async with self._store_lock, self._sessions.begin() as s:
-            rows = [Delivery(message_id=m.id, peer=peer.cfg.name, state=S.PENDING) for m in missing]
-            s.add_all(rows)
-            await s.flush()
-            for row, message in zip(rows, missing, strict=True):
-                self._register(peer, row.id, message)
+    def _add_missing_deliveries(self) -> None:
+        """Every configured peer owes every active message, including peers added since."""
+        for peer in self._peers.values():
+            have = {d.message.id for d in peer.deliveries.values()}
+            for alert in self._alerts.values():
+                if alert.state == "active":
+                    for message in alert.messages:
+                        if message.id not in have:
+                            self._register(peer, message)
 
-    def _register(self, peer: PeerRuntime, delivery_id: int, message: MessageRt) -> DeliveryRt:
+    def _register(self, peer: PeerRuntime, message: MessageRt) -> DeliveryRt:
+        """A new delivery: in memory at once, in the store with the next group commit."""
+        delivery_id = next(self._delivery_ids)
         row = DeliveryRow(delivery_id, S.PENDING, 0, None, None, None, None, None, None)
+        self._writer.new_delivery(row, message.id, peer.cfg.name)
         drt = DeliveryRt(row, peer.cfg.name, message)
         peer.deliveries[delivery_id] = drt
         self._refs[(peer.cfg.name, message.identifier, message.code)] = drt
@@ -729,7 +731,7 @@ class CbcService:
                     warning_type=warning,
                 )  # fmt: skip
                 rows.append(message)
-            async with self._store_lock, self._sessions.begin() as s:
+            async with self._gate.foreground(), self._sessions.begin() as s:
                 s.add(alert)
                 s.add_all(rows)
                 s.add(
@@ -740,22 +742,7 @@ class CbcService:
                     )
                 )
                 await s.flush()
-                ids = []
-                now = utcnow()
-                for message in rows:
-                    # One executemany per message (RETURNING would cost a round trip per row
-                    # on SQLite), then one SELECT for the ids.
-                    if self._peers:
-                        await s.execute(
-                            insert(DELIVERIES),
-                            [{"message_id": message.id, "peer": name, "state": S.PENDING,
-                              "attempts": 0, "updated_at": now} for name in self._peers],
-                        )  # fmt: skip
-                    created = await s.execute(
-                        select(Delivery.id, Delivery.peer).where(Delivery.message_id == message.id)
-                    )
-                    ids.append((message.id, [(r[0], r[1]) for r in created]))
-            rt = self._runtime(alert, rows, ids)
+            rt = self._runtime(alert, rows)
         self._counts["active"] = self._counts.get("active", 0) + 1
         self._publish_counts()
         log.info("alert accepted", extra={"alert_id": alert_id, "class": cls, "by": who})
@@ -763,15 +750,13 @@ class CbcService:
         asyncio.get_running_loop().call_soon(self._start, rt)
         return alert_id
 
-    def _runtime(
-        self, alert: Alert, rows: list[Message], ids: list[tuple[int, list[tuple[int, str]]]]
-    ) -> AlertRt:
+    def _runtime(self, alert: Alert, rows: list[Message]) -> AlertRt:
         rt = _alert_rt(alert, time.monotonic())
         self._alerts[alert.id] = rt
-        for message, (message_id, deliveries) in zip(rows, ids, strict=True):
-            mrt = _message_rt(message, message_id, rt)
-            for delivery_id, peer_name in deliveries:
-                self._register(self._peers[peer_name], delivery_id, mrt)
+        for message in rows:
+            mrt = _message_rt(message, message.id, rt)
+            for peer in self._peers.values():
+                self._register(peer, mrt)
         return rt
 
     def _start(self, alert: AlertRt) -> None:
@@ -802,7 +787,7 @@ class CbcService:
                 encode_text(t.text, t.language or m.language)
                 for m, t in zip(alert.messages, texts or (), strict=False)
             ]
-            async with self._store_lock, self._sessions.begin() as s:
+            async with self._gate.foreground(), self._sessions.begin() as s:
                 for index, message in enumerate(alert.messages):
                     values: dict[str, Any] = {"update_number": (message.update_number + 1) % 16}
                     if encoded:

@@ -18,13 +18,14 @@ from typing import Any
 from sqlalchemy import insert, update
 
 from omnigw.cbc.delivery import DeliveryState
+from omnigw.cbc.gate import WriteGate
 from omnigw.cbc.models import Alert, AlertEvent, Delivery
 from omnigw.store.base import utcnow
 from omnigw.store.engine import SessionFactory
 
 log = logging.getLogger("omnigw.cbc.writer")
 
-BATCH = 256  # rows per transaction: bounds how long an alert submission can wait for us
+BATCH = 64  # rows per transaction: bounds how long an alert submission can wait for us
 
 
 @dataclass(slots=True)
@@ -43,20 +44,23 @@ class DeliveryRow:
 
 
 class StoreWriter:
-    def __init__(
-        self, sessions: SessionFactory, write_lock: asyncio.Lock, interval: float = 0.01
-    ) -> None:
+    def __init__(self, sessions: SessionFactory, gate: WriteGate, interval: float = 0.01) -> None:
         self._sessions = sessions
-        # Shared with the service's own writes: SQLite has one writer, and waiting on an
-        # asyncio lock is fair and prompt where SQLite's busy handler sleeps in steps.
-        self._write_lock = write_lock
+        # Shared with the service's own writes: SQLite has one writer, and waiting on the
+        # gate is prompt where SQLite's busy handler sleeps in steps.
+        self._gate = gate
         self._interval = interval
         self._deliveries: dict[int, DeliveryRow] = {}
+        self._unstored: dict[int, dict[str, Any]] = {}  # id -> message_id, peer: to INSERT
         self._events: list[dict[str, Any]] = []
         self._done: dict[str, datetime] = {}
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+
+    def new_delivery(self, row: DeliveryRow, message_id: int, peer: str) -> None:
+        self._unstored[row.id] = {"message_id": message_id, "peer": peer}
+        self.delivery(row)
 
     def delivery(self, row: DeliveryRow) -> None:
         self._deliveries[row.id] = row  # the latest version wins
@@ -101,7 +105,7 @@ class StoreWriter:
                 events, self._events = self._events[:BATCH], self._events[BATCH:]
                 done, self._done = self._done, {}
                 try:
-                    async with self._write_lock:
+                    async with self._gate.background():
                         await self._commit(rows, events, done)
                 except Exception:
                     for row in rows:  # keep them for the next attempt, unless newer exist
@@ -114,28 +118,34 @@ class StoreWriter:
         self, rows: list[DeliveryRow], events: list[dict[str, Any]], done: dict[str, datetime]
     ) -> None:
         now = utcnow()
+        new = [r for r in rows if r.id in self._unstored]
+        known = [r for r in rows if r.id not in self._unstored]
         async with self._sessions.begin() as s:
-            if rows:
-                # ORM bulk UPDATE by primary key: one executemany for the whole batch.
+            if new:
                 await s.execute(
-                    update(Delivery),
-                    [
-                        {
-                            "id": r.id,
-                            "state": r.state,
-                            "attempts": r.attempts,
-                            "confirmed_serial": r.confirmed_serial,
-                            "error": r.error,
-                            "confirmed_at": r.confirmed_at,
-                            "report": r.report,
-                            "kill_report": r.kill_report,
-                            "status_report": r.status_report,
-                            "updated_at": now,
-                        }
-                        for r in rows
-                    ],
+                    insert(Delivery), [_columns(r, now) | self._unstored[r.id] for r in new]
                 )
+            if known:
+                # ORM bulk UPDATE by primary key: one executemany for the whole batch.
+                await s.execute(update(Delivery), [_columns(r, now) for r in known])
             if events:
                 await s.execute(insert(AlertEvent), events)
             for alert_id, at in done.items():
                 await s.execute(update(Alert).where(Alert.id == alert_id).values(completed_at=at))
+        for r in new:
+            del self._unstored[r.id]
+
+
+def _columns(row: DeliveryRow, now: datetime) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "state": row.state,
+        "attempts": row.attempts,
+        "confirmed_serial": row.confirmed_serial,
+        "error": row.error,
+        "confirmed_at": row.confirmed_at,
+        "report": row.report,
+        "kill_report": row.kill_report,
+        "status_report": row.status_report,
+        "updated_at": now,
+    }

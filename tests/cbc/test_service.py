@@ -341,3 +341,32 @@ async def test_metrics_follow_the_alerts(service_factory: Any) -> None:
         value("omnigw_cbc_messages_total", peer="bsc1", interface="cbsp", result="confirmed") >= 1
     )
     assert value("omnigw_cbc_delivery_seconds_count") == delivered + 1
+
+
+async def test_peer_added_after_an_alert_owes_it_from_restart(service_factory: Any) -> None:
+    """A BSC configured after an alert was accepted shows as pending and gets it on link up."""
+    port = free_port()
+    cfg = _config(port)
+    first = await service_factory(cfg)
+    alert_id = await first.submit(_spec(cfg), "a@x")
+    await first.stop()
+
+    grown = CbcConfig.model_validate(
+        cfg.model_dump(mode="json")
+        | {"peers": [*cfg.model_dump(mode="json")["peers"],
+                     {"name": "bsc2", "address": "127.0.0.2"}]}
+    )  # fmt: skip
+    second = await service_factory(grown)
+    alert = await second.get(alert_id)
+    assert sorted((d.peer, d.state) for d in alert.messages[0].deliveries) == [
+        ("bsc1", "pending"),
+        ("bsc2", "pending"),
+    ]
+    bsc2 = await connect("127.0.0.1", port, [CELL_B], local_address="127.0.0.2")
+    await until(lambda: len(bsc2.writes()) == 1)
+    await until(lambda: _state_is_for(second, alert_id, "bsc2", "active"))
+
+
+async def _state_is_for(service: CbcService, alert_id: str, peer: str, state: str) -> bool:
+    alert = await service.get(alert_id)
+    return any(d.peer == peer and d.state == state for d in alert.messages[0].deliveries)
