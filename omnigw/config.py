@@ -154,18 +154,89 @@ class CbcConfig(Section):
     areas: dict[str, list[str]] = Field(default_factory=dict)  # name -> CGIs
 
 
+class DiameterPeer(Section):
+    """A Diameter client (PGW, SMF, DRA) allowed to open a connection to us."""
+
+    host: str = Field(min_length=1)  # its Origin-Host
+    realm: str | None = None  # its Origin-Realm, when it must match too
+
+
+class GyConfig(Section):
+    """Credit control for data and time (RFC 4006 application 4, TS 32.299)."""
+
+    service_context_suffix: str = "32251@3gpp.org"  # PS charging; others get 5004
+    # Which Subscription-Id names the charging account, taken as it comes.
+    account_from: Literal["e164", "imsi", "first"] = "e164"
+    validity_seconds: int = Field(default=1800, ge=0)  # Validity-Time on every grant; 0: none
+    threshold_percent: int = Field(default=20, ge=0, lt=100)  # re-authorise at this share left
+    # A session with no CCR for this long is terminated towards the OCS and reported.
+    idle_seconds: float = Field(default=3900.0, gt=0)
+    # Answers kept for replaying duplicates (T flag or a repeated CC-Request-Number).
+    duplicate_seconds: float = Field(default=120.0, gt=0)
+    # Sent in every CCA: what the client does if we fail (0 TERMINATE, 1 CONTINUE, 2 RETRY_AND_
+    # TERMINATE); None leaves the client's own default.
+    failure_handling: Literal[0, 1, 2] | None = None
+
+
 class DiameterConfig(Section):
-    """Diameter Gy server; filled in by the charging-edge work."""
+    """Diameter node: our identity, the listener, who may connect, the Gy application."""
+
+    enabled: bool = True
+    bind: BindAddress = IPv4Address("127.0.0.1")
+    port: Port = 3868
+    origin_host: str = "omnigw.localdomain"
+    origin_realm: str = "localdomain"
+    peers: list[DiameterPeer] = Field(default_factory=list)
+    realms: list[str] = Field(default_factory=list)  # any host of these realms is allowed too
+    watchdog_seconds: float = Field(default=30.0, ge=6.0)  # Tw, RFC 3539
+    gy: GyConfig = GyConfig()
 
 
 class CamelConfig(Section):
     """CAMEL gsmSCF over M3UA/SCCP/TCAP; filled in by the CAMEL work."""
 
 
+class Quota(Section):
+    """A quota per unit type: seconds of time, octets of volume, service-specific units."""
+
+    seconds: int = Field(default=600, ge=1)
+    octets: int = Field(default=10 * 1024 * 1024, ge=1)
+    units: int = Field(default=1, ge=1)
+
+
+class CgratesConfig(Section):
+    """CGRateS SessionS over JSON-RPC: raw TCP (:2012, pipelined) or HTTP (:2080/jsonrpc)."""
+
+    transport: Literal["tcp", "http"] = "tcp"
+    host: str = "127.0.0.1"
+    port: Port = 2012
+    url: str = "http://127.0.0.1:2080/jsonrpc"
+    connections: int = Field(default=2, ge=1, le=64)
+    timeout_seconds: float = Field(default=2.0, gt=0)
+    tenant: str = "cgrates.org"
+    origin_host: str = "omnigw"  # CGRateS keys sessions by OriginID + OriginHost: keep it fixed
+    request_type: str = "*prepaid"
+
+
+class FailurePolicy(Section):
+    """What a CCR gets while the OCS cannot be reached, and when to stop trying it."""
+
+    # reject: answer `result_code` at once; grant: give `fallback_quota`, keep the usage and
+    # report it once the OCS is back.
+    action: Literal["reject", "grant"] = "reject"
+    result_code: Literal[3004, 5012] = 5012  # 3004 TOO_BUSY makes a client fail over
+    fallback_quota: Quota = Quota(seconds=60, octets=1024 * 1024, units=1)
+    breaker_failures: int = Field(default=5, ge=1)  # consecutive failures that open it
+    breaker_reset_seconds: float = Field(default=10.0, gt=0)  # then one trial call
+
+
 class OcsConfig(Section):
     """Charging backend; `embedded` needs nothing, `cgrates` needs its JSON-RPC endpoint."""
 
     backend: Literal["embedded", "cgrates"] = "embedded"
+    default_quota: Quota = Quota()  # granted when a client asks without saying how much
+    cgrates: CgratesConfig = CgratesConfig()
+    on_failure: FailurePolicy = FailurePolicy()
 
 
 class CrmConfig(Section):

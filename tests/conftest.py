@@ -74,3 +74,15 @@ async def identity(engine: AsyncEngine) -> IdentityService:
 
 
 api = pytest.fixture(api_fixture)
+
+
+@pytest.fixture
+async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A migrated SQLite store, for tests whose subject is not the store."""
+    import asyncio
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'omnigw.db'}"
+    await asyncio.to_thread(upgrade, url)
+    eng = create_engine(url)
+    yield eng
+    await eng.dispose()

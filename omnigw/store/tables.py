@@ -2,8 +2,9 @@
 
 from omnigw.cbc import models as cbc_models
 from omnigw.identity import models as identity_models
+from omnigw.ocs import models as ocs_models
 from omnigw.store.base import Base
 
 metadata = Base.metadata
 
-__all__ = ["cbc_models", "identity_models", "metadata"]
+__all__ = ["cbc_models", "identity_models", "metadata", "ocs_models"]

@@ -1,0 +1,268 @@
+"""Credit-Control messages (RFC 4006, TS 32.299): CCR read into types, CCA built from them.
+
+Pure functions over `codec.Message`. Parsing checks what RFC 4006 makes
+mandatory and raises `DecodeError` with the result code the answer must carry
+(5005 missing AVP, 5004 invalid value) and the offending AVP for Failed-AVP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from omnigw.diameter.codec import INVALID_AVP_VALUE, Avp, DecodeError, Message
+from omnigw.ocs.charge import Unit
+
+CREDIT_CONTROL = 272  # command code
+GY = 4  # Auth-Application-Id of Diameter Credit-Control
+TGPP = 10415  # 3GPP vendor id
+MISSING_AVP = 5005
+
+# Base AVPs
+SESSION_ID, ORIGIN_HOST, ORIGIN_REALM, DESTINATION_REALM = 263, 264, 296, 283
+AUTH_APPLICATION_ID, RESULT_CODE, ERROR_MESSAGE, FAILED_AVP = 258, 268, 281, 279
+EVENT_TIMESTAMP, TERMINATION_CAUSE = 55, 295
+# RFC 4006
+CC_REQUEST_NUMBER, CC_REQUEST_TYPE, SERVICE_CONTEXT_ID = 415, 416, 461
+SUBSCRIPTION_ID, SUBSCRIPTION_ID_TYPE, SUBSCRIPTION_ID_DATA = 443, 450, 444
+MSCC, RSU, USU, GSU = 456, 437, 446, 431
+CC_TIME, CC_TOTAL_OCTETS, CC_INPUT_OCTETS, CC_OUTPUT_OCTETS = 420, 421, 412, 414
+CC_SERVICE_SPECIFIC_UNITS = 417
+RATING_GROUP, SERVICE_IDENTIFIER, VALIDITY_TIME = 432, 439, 448
+FINAL_UNIT_INDICATION, FINAL_UNIT_ACTION = 430, 449
+REQUESTED_ACTION, CC_FAILURE_HANDLING = 436, 427
+MULTIPLE_SERVICES_INDICATOR = 455
+# TS 32.299 (vendor 3GPP)
+REPORTING_REASON, TIME_QUOTA_THRESHOLD, VOLUME_QUOTA_THRESHOLD = 872, 868, 869
+
+FINAL_REPORT = 2  # Reporting-Reason FINAL
+DIRECT_DEBITING = 0  # Requested-Action
+TERMINATE = 0  # Final-Unit-Action
+
+
+class RequestType(IntEnum):
+    INITIAL = 1
+    UPDATE = 2
+    TERMINATION = 3
+    EVENT = 4
+
+
+class SubscriptionType(IntEnum):
+    E164 = 0
+    IMSI = 1
+    SIP_URI = 2
+    NAI = 3
+    PRIVATE = 4
+
+
+@dataclass(slots=True)
+class ServiceRequest:
+    """One Multiple-Services-Credit-Control of a CCR: a rating group's report and ask."""
+
+    rating_group: int | None
+    service_id: int | None
+    unit: Unit
+    asked: bool  # an RSU was present
+    requested: int | None  # its amount; None when the RSU was empty (we choose)
+    used: int
+    final: bool  # Reporting-Reason FINAL: the client is done with this rating group
+
+    @property
+    def name(self) -> str:
+        if self.rating_group is not None:
+            return f"rg{self.rating_group}"
+        return f"sid{self.service_id}"
+
+
+@dataclass(slots=True)
+class Ccr:
+    session_id: str
+    origin_host: str
+    request_type: RequestType
+    request_number: int
+    service_context: str
+    subscriptions: list[tuple[int, str]]
+    services: list[ServiceRequest]
+    requested_action: int | None = None
+
+
+@dataclass(slots=True)
+class ServiceAnswer:
+    """What a CCA says about one rating group."""
+
+    rating_group: int | None
+    service_id: int | None
+    result_code: int
+    unit: Unit = Unit.OCTETS
+    granted: int | None = None
+    validity: int = 0
+    threshold: int = 0
+    final: bool = False
+
+
+@dataclass(slots=True)
+class Cca:
+    result_code: int
+    services: list[ServiceAnswer] = field(default_factory=list)
+    error_message: str | None = None
+    failed: Avp | None = None
+
+
+def _required(message: Message, code: int, name: str) -> Avp:
+    avp = message.find(code)
+    if avp is None:
+        # Failed-AVP names the missing AVP with an empty value (RFC 6733 7.5).
+        raise DecodeError(MISSING_AVP, f"{name} is missing", Avp(code, b"\0\0\0\0"))
+    return avp
+
+
+def _units(avps: list[Avp]) -> tuple[Unit | None, int]:
+    """The unit type and amount of an RSU/USU/GSU's contents (octets: total, else in+out)."""
+    found: dict[int, int] = {}
+    for avp in avps:
+        if avp.code in (CC_TIME, CC_SERVICE_SPECIFIC_UNITS) and not avp.vendor:
+            found[avp.code] = avp.u32() if avp.code == CC_TIME else avp.u64()
+        elif avp.code in (CC_TOTAL_OCTETS, CC_INPUT_OCTETS, CC_OUTPUT_OCTETS) and not avp.vendor:
+            found[avp.code] = avp.u64()
+    if CC_TIME in found:
+        return Unit.SECONDS, found[CC_TIME]
+    if CC_TOTAL_OCTETS in found:
+        return Unit.OCTETS, found[CC_TOTAL_OCTETS]
+    if CC_INPUT_OCTETS in found or CC_OUTPUT_OCTETS in found:
+        return Unit.OCTETS, found.get(CC_INPUT_OCTETS, 0) + found.get(CC_OUTPUT_OCTETS, 0)
+    if CC_SERVICE_SPECIFIC_UNITS in found:
+        return Unit.UNITS, found[CC_SERVICE_SPECIFIC_UNITS]
+    return None, 0
+
+
+def _service(avp: Avp, default_unit: Unit) -> ServiceRequest:
+    rating_group = service_id = None
+    asked, requested, used, final = False, None, 0, False
+    unit: Unit | None = None
+    for inner in avp.group():
+        code = inner.code
+        if inner.vendor == TGPP:
+            if code == REPORTING_REASON and inner.u32() == FINAL_REPORT:
+                final = True
+            continue
+        if code == RATING_GROUP:
+            rating_group = inner.u32()
+        elif code == SERVICE_IDENTIFIER:
+            service_id = inner.u32()
+        elif code == RSU:
+            asked = True
+            kind, amount = _units(inner.group())
+            if kind is not None:
+                unit, requested = kind, amount
+        elif code == USU:
+            contents = inner.group()
+            kind, amount = _units(contents)
+            if kind is not None:
+                unit = unit or kind
+                used += amount
+            for part in contents:  # TS 32.299 also allows Reporting-Reason inside USU
+                if part.vendor == TGPP and part.code == REPORTING_REASON:
+                    final = final or part.u32() == FINAL_REPORT
+    if rating_group is None and service_id is None:
+        raise DecodeError(MISSING_AVP, "MSCC without Rating-Group or Service-Identifier",
+                          Avp(RATING_GROUP, b"\0\0\0\0"))  # fmt: skip
+    return ServiceRequest(rating_group, service_id, unit or default_unit, asked, requested, used,
+                          final)  # fmt: skip
+
+
+def parse_ccr(message: Message, default_unit: Unit = Unit.OCTETS) -> Ccr:
+    session_id = _required(message, SESSION_ID, "Session-Id").text()
+    origin_host = _required(message, ORIGIN_HOST, "Origin-Host").text()
+    _required(message, ORIGIN_REALM, "Origin-Realm")
+    _required(message, DESTINATION_REALM, "Destination-Realm")
+    app = _required(message, AUTH_APPLICATION_ID, "Auth-Application-Id")
+    if app.u32() != GY:
+        raise DecodeError(INVALID_AVP_VALUE, "Auth-Application-Id is not 4", app)
+    context = _required(message, SERVICE_CONTEXT_ID, "Service-Context-Id").text()
+    type_avp = _required(message, CC_REQUEST_TYPE, "CC-Request-Type")
+    try:
+        request_type = RequestType(type_avp.u32())
+    except ValueError:
+        raise DecodeError(INVALID_AVP_VALUE, "CC-Request-Type out of range", type_avp) from None
+    number = _required(message, CC_REQUEST_NUMBER, "CC-Request-Number").u32()
+    subscriptions = []
+    action: int | None = None
+    services = []
+    top_rsu: Avp | None = None
+    for avp in message.avps:
+        if avp.vendor:
+            continue
+        if avp.code == SUBSCRIPTION_ID:
+            kind, data = None, None
+            for inner in avp.group():
+                if inner.code == SUBSCRIPTION_ID_TYPE:
+                    kind = inner.u32()
+                elif inner.code == SUBSCRIPTION_ID_DATA:
+                    data = inner.text()
+            if kind is None or data is None:
+                raise DecodeError(MISSING_AVP, "Subscription-Id needs type and data", avp)
+            subscriptions.append((kind, data))
+        elif avp.code == MSCC:
+            services.append(_service(avp, default_unit))
+        elif avp.code == REQUESTED_ACTION:
+            action = avp.u32()
+        elif avp.code == RSU:
+            top_rsu = avp
+    if top_rsu is not None and not services:
+        # An event without MSCC asks at the top level (RFC 4006 direct debiting).
+        unit, amount = _units(top_rsu.group())
+        services.append(ServiceRequest(None, 0, unit or default_unit, True,
+                                       amount if unit else None, 0, False))  # fmt: skip
+    return Ccr(session_id, origin_host, request_type, number, context, subscriptions, services,
+               action)  # fmt: skip
+
+
+def _granted(unit: Unit, amount: int) -> Avp:
+    if unit is Unit.SECONDS:
+        return Avp.of_u32(CC_TIME, amount)
+    if unit is Unit.OCTETS:
+        return Avp.of_u64(CC_TOTAL_OCTETS, amount)
+    return Avp.of_u64(CC_SERVICE_SPECIFIC_UNITS, amount)
+
+
+def _service_answer(service: ServiceAnswer) -> Avp:
+    avps: list[Avp] = []
+    if service.granted is not None:
+        avps.append(Avp.of_group(GSU, [_granted(service.unit, service.granted)]))
+    if service.rating_group is not None:
+        avps.append(Avp.of_u32(RATING_GROUP, service.rating_group))
+    if service.service_id is not None:
+        avps.append(Avp.of_u32(SERVICE_IDENTIFIER, service.service_id))
+    if service.granted is not None and service.validity:
+        avps.append(Avp.of_u32(VALIDITY_TIME, service.validity))
+    avps.append(Avp.of_u32(RESULT_CODE, service.result_code))
+    if service.final:
+        avps.append(Avp.of_group(FINAL_UNIT_INDICATION, [Avp.of_u32(FINAL_UNIT_ACTION, TERMINATE)]))
+    if service.granted is not None and service.threshold:
+        code = TIME_QUOTA_THRESHOLD if service.unit is Unit.SECONDS else VOLUME_QUOTA_THRESHOLD
+        avps.append(Avp.of_u32(code, service.threshold, vendor=TGPP))
+    return Avp.of_group(MSCC, avps)
+
+
+def build_cca(
+    request: Message,
+    ccr_type: int,
+    ccr_number: int,
+    answer: Cca,
+    origin: list[Avp],
+    failure_handling: int | None = None,
+) -> Message:
+    """The CCA for `request`; the E bit is set for protocol errors (3xxx)."""
+    session = request.find(SESSION_ID)
+    avps = [session] if session is not None else []
+    avps += [Avp.of_u32(RESULT_CODE, answer.result_code), *origin,
+             Avp.of_u32(AUTH_APPLICATION_ID, GY), Avp.of_u32(CC_REQUEST_TYPE, ccr_type),
+             Avp.of_u32(CC_REQUEST_NUMBER, ccr_number)]  # fmt: skip
+    avps += [_service_answer(s) for s in answer.services]
+    if failure_handling is not None:
+        avps.append(Avp.of_u32(CC_FAILURE_HANDLING, failure_handling))
+    if answer.error_message:
+        avps.append(Avp.of_text(ERROR_MESSAGE, answer.error_message, mandatory=False))
+    if answer.failed is not None:
+        avps.append(Avp.of_group(FAILED_AVP, [answer.failed]))
+    return request.answer(avps, error=3000 <= answer.result_code < 4000)

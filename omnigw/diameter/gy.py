@@ -1,0 +1,408 @@
+"""The Gy application: credit-control sessions, one OCS charge per rating group.
+
+A session lives from CCR-Initial to CCR-Termination. Each MSCC names a rating
+group (or service identifier); its charge is initiated, updated with what was
+used and what is wanted, and terminated, against the OCS backend. RFC 4006
+lets a client send its next CCR only after the previous answer, so the last
+request and its answer are all a session keeps for duplicates: a repeat of
+that (Session-Id, CC-Request-Number), with or without the T flag, gets the
+same answer, or waits for it while the original is being charged; nothing is
+charged twice. Ended sessions and events are remembered for
+`duplicate_seconds`. Sessions with no CCR for `idle_seconds` are terminated
+towards the OCS and reported as orphaned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from omnigw.config import GyConfig
+from omnigw.diameter.ccr import (
+    DIRECT_DEBITING,
+    REQUESTED_ACTION,
+    SERVICE_CONTEXT_ID,
+    Cca,
+    Ccr,
+    RequestType,
+    ServiceAnswer,
+    ServiceRequest,
+    SubscriptionType,
+    build_cca,
+    parse_ccr,
+)
+from omnigw.diameter.codec import FLAG_ERROR, INVALID_AVP_VALUE, Avp, DecodeError, Message
+from omnigw.diameter.metrics import CCR_LATENCY, CCRS, DUPLICATES, ORPHANED, SESSIONS
+from omnigw.ocs.charge import (
+    END_USER_SERVICE_DENIED,
+    TOO_BUSY,
+    UNABLE_TO_COMPLY,
+    UNKNOWN_SESSION,
+    USER_UNKNOWN,
+    Charge,
+    Grant,
+    Ocs,
+    OcsError,
+    Unit,
+)
+
+log = logging.getLogger("omnigw.diameter.gy")
+
+SUCCESS = 2001
+SESSION_WIDE = frozenset({USER_UNKNOWN, END_USER_SERVICE_DENIED})  # fail the whole CCR
+TYPE_NAMES = {t: t.name.lower() for t in RequestType}
+
+AccountResolver = Callable[[Sequence[tuple[int, str]]], str | None]
+
+
+def account_resolver(account_from: str) -> AccountResolver:
+    """Subscription-Id -> charging account, taken as it comes (E.164, IMSI or the first)."""
+    wanted = {"e164": SubscriptionType.E164, "imsi": SubscriptionType.IMSI}.get(account_from)
+
+    def resolve(subscriptions: Sequence[tuple[int, str]]) -> str | None:
+        for kind, data in subscriptions:
+            if wanted is None or kind == wanted:
+                return data
+        return None
+
+    return resolve
+
+
+@dataclass(slots=True)
+class OpenCharge:
+    key: str
+    unit: Unit
+    rating_group: int | None
+    service_id: int | None
+
+
+@dataclass(slots=True)
+class GySession:
+    id: str
+    account: str
+    number: int
+    seen: float
+    answer: Message | None = None  # the answer to request `number`, for replays
+    pending: asyncio.Future[Message] | None = None  # while request `number` is in hand
+    charges: dict[str, OpenCharge] = field(default_factory=dict)
+
+
+class GyApplication:
+    def __init__(
+        self,
+        cfg: GyConfig,
+        ocs: Ocs,
+        origin: list[Avp],
+        resolve: AccountResolver | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cfg = cfg
+        self._ocs = ocs
+        self._origin = origin
+        self._resolve = resolve or account_resolver(cfg.account_from)
+        self._clock = clock
+        self.sessions: dict[str, GySession] = {}
+        # Ended sessions and events: key -> (forget at, request number, answer or in flight)
+        self._ended: OrderedDict[str, tuple[float, int, Message | asyncio.Future[Message]]] = (
+            OrderedDict()
+        )
+        self._draining = False
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_loop())
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+
+    def drain(self) -> None:
+        """Shutting down: existing sessions are served, new ones are sent elsewhere (3004)."""
+        self._draining = True
+
+    # --- one request ---------------------------------------------------------------------
+
+    async def __call__(self, request: Message) -> Message:
+        started = time.perf_counter()
+        try:
+            ccr = parse_ccr(request)
+        except DecodeError as exc:
+            answer = self._cca(request, 0, 0, Cca(exc.result_code, [], exc.reason, exc.avp))
+            self._count(None, exc.result_code, started)
+            return answer
+        replay = self._duplicate(ccr)
+        if replay is not None:
+            original = replay if isinstance(replay, Message) else await asyncio.shield(replay)
+            DUPLICATES.labels("replayed" if replay is original else "waited").inc()
+            return request.answer(original.avps, error=bool(original.flags & FLAG_ERROR))
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        session = self._claim(ccr, future)
+        try:
+            cca = await self._handle(ccr, session)
+        except OcsError as exc:
+            cca = Cca(exc.result_code, [], exc.reason)
+        except Exception:
+            log.exception("CCR failed", extra={"session": ccr.session_id})
+            cca = Cca(UNABLE_TO_COMPLY, [], "internal error")
+        except BaseException:
+            future.cancel()  # shutting down: a waiting repeat is cancelled with us
+            raise
+        answer = self._cca(request, ccr.request_type, ccr.request_number, cca)
+        self._settle(ccr, session, answer)
+        future.set_result(answer)
+        self._count(ccr.request_type, cca.result_code, started)
+        return answer
+
+    def _duplicate(self, ccr: Ccr) -> Message | asyncio.Future[Message] | None:
+        session = self.sessions.get(ccr.session_id)
+        if session is not None and session.number == ccr.request_number:
+            return session.pending or session.answer
+        ended = self._ended.get(self._ended_key(ccr))
+        if ended is not None and ended[1] == ccr.request_number:
+            return ended[2]
+        return None
+
+    @staticmethod
+    def _ended_key(ccr: Ccr) -> str:
+        if ccr.request_type is RequestType.EVENT:
+            return f"{ccr.session_id};{ccr.request_number}"
+        return ccr.session_id
+
+    def _claim(self, ccr: Ccr, future: asyncio.Future[Message]) -> GySession | None:
+        """Mark the request as in hand, so a repeat waits for it."""
+        now = self._clock()
+        if ccr.request_type is RequestType.EVENT:
+            self._remember(self._ended_key(ccr), ccr.request_number, future)
+            return None
+        session = self.sessions.get(ccr.session_id)
+        if ccr.request_type is RequestType.INITIAL:
+            if session is not None:
+                return None  # a second CCR-I for a live session: refused, session untouched
+            session = GySession(ccr.session_id, "", ccr.request_number, now)
+            self.sessions[ccr.session_id] = session
+            SESSIONS.set(len(self.sessions))
+        if session is not None:
+            session.number, session.pending, session.answer = ccr.request_number, future, None
+            session.seen = now
+        return session
+
+    def _settle(self, ccr: Ccr, session: GySession | None, answer: Message) -> None:
+        if session is None:
+            if ccr.request_type is RequestType.EVENT:
+                self._remember(self._ended_key(ccr), ccr.request_number, answer)
+            return
+        session.pending, session.answer = None, answer
+        ended = ccr.request_type is RequestType.TERMINATION or (
+            ccr.request_type is RequestType.INITIAL and _result_of(answer) != SUCCESS
+        )
+        if ended and self.sessions.get(session.id) is session:
+            del self.sessions[session.id]
+            SESSIONS.set(len(self.sessions))
+            self._remember(session.id, ccr.request_number, answer)
+
+    def _remember(self, key: str, number: int, answer: Message | asyncio.Future[Message]) -> None:
+        now = self._clock()
+        self._ended[key] = (now + self.cfg.duplicate_seconds, number, answer)
+        self._ended.move_to_end(key)
+        while self._ended:
+            oldest = next(iter(self._ended.values()))
+            if oldest[0] > now:
+                break
+            self._ended.popitem(last=False)
+
+    def _cca(self, request: Message, ccr_type: int, number: int, cca: Cca) -> Message:
+        return build_cca(request, ccr_type, number, cca, self._origin, self.cfg.failure_handling)
+
+    def _count(self, ccr_type: RequestType | None, result: int, started: float) -> None:
+        name = TYPE_NAMES[ccr_type] if ccr_type is not None else "invalid"
+        CCRS.labels(name, str(result)).inc()
+        CCR_LATENCY.labels(name).observe(time.perf_counter() - started)
+
+    # --- credit control ------------------------------------------------------------------
+
+    async def _handle(self, ccr: Ccr, session: GySession | None) -> Cca:
+        if not ccr.service_context.endswith(self.cfg.service_context_suffix):
+            failed = Avp.of_text(SERVICE_CONTEXT_ID, ccr.service_context)
+            return Cca(INVALID_AVP_VALUE, [], "Service-Context-Id not served", failed)
+        kind = ccr.request_type
+        if kind is RequestType.EVENT:
+            return await self._event(ccr)
+        if session is None:
+            if kind is RequestType.INITIAL:
+                return Cca(UNABLE_TO_COMPLY, [], "session already initiated")
+            return Cca(UNKNOWN_SESSION, [], "no such session")
+        if kind is RequestType.INITIAL:
+            if self._draining:
+                return Cca(TOO_BUSY, [], "shutting down")
+            account = self._resolve(ccr.subscriptions)
+            if account is None:
+                return Cca(USER_UNKNOWN, [], "no Subscription-Id names an account")
+            session.account = account
+        if kind is RequestType.TERMINATION:
+            return await self._terminate(ccr, session)
+        return self._outcome(await _gather([self._service(ccr, session, s) for s in ccr.services]))
+
+    def _charge(
+        self, ccr: Ccr, session_account: str, open_charge: OpenCharge, service: ServiceRequest,
+        requested: int | None, used: int,
+    ) -> Charge:  # fmt: skip
+        return Charge(
+            key=open_charge.key,
+            session_id=ccr.session_id,
+            request_id=f"{ccr.session_id};{ccr.request_number};{service.name}",
+            account=session_account,
+            unit=open_charge.unit,
+            requested=requested,
+            used=used,
+            at=datetime.now(UTC),
+            rating_group=open_charge.rating_group,
+            service_id=open_charge.service_id,
+        )
+
+    async def _service(
+        self, ccr: Ccr, session: GySession, service: ServiceRequest
+    ) -> ServiceAnswer:
+        """One MSCC of a CCR-I or CCR-U."""
+        name = service.name
+        current = session.charges.get(name)
+        try:
+            if current is None:
+                current = OpenCharge(
+                    f"{session.id}_{name}", service.unit, service.rating_group,
+                    service.service_id,
+                )  # fmt: skip
+                charge = self._charge(ccr, session.account, current, service,
+                                      service.requested, 0)  # fmt: skip
+                grant = await self._ocs.initiate(charge)
+                session.charges[name] = current
+            elif service.final:
+                del session.charges[name]
+                await self._ocs.terminate(
+                    self._charge(ccr, session.account, current, service, 0, service.used)
+                )
+                return ServiceAnswer(service.rating_group, service.service_id, SUCCESS)
+            else:
+                requested = service.requested if service.asked else 0
+                grant = await self._ocs.update(
+                    self._charge(ccr, session.account, current, service, requested, service.used)
+                )
+                if not service.asked:
+                    return ServiceAnswer(service.rating_group, service.service_id, SUCCESS)
+        except OcsError as exc:
+            return ServiceAnswer(service.rating_group, service.service_id, exc.result_code)
+        return self._granted(service, current.unit, grant)
+
+    def _granted(self, service: ServiceRequest, unit: Unit, grant: Grant) -> ServiceAnswer:
+        return ServiceAnswer(
+            service.rating_group, service.service_id, SUCCESS, unit, grant.amount,
+            self.cfg.validity_seconds, grant.amount * self.cfg.threshold_percent // 100,
+            grant.final,
+        )  # fmt: skip
+
+    async def _terminate(self, ccr: Ccr, session: GySession) -> Cca:
+        used = {s.name: s for s in ccr.services}
+        calls = []
+        for name, current in session.charges.items():
+            service = used.get(name)
+            charge = self._charge(
+                ccr, session.account, current,
+                service or ServiceRequest(current.rating_group, current.service_id,
+                                          current.unit, False, None, 0, True),
+                0, service.used if service else 0,
+            )  # fmt: skip
+            calls.append(self._ocs.terminate(charge))
+        session.charges.clear()
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                log.warning("OCS terminate failed", extra={"session": session.id,
+                                                           "error": str(result)})  # fmt: skip
+        return Cca(SUCCESS)
+
+    async def _event(self, ccr: Ccr) -> Cca:
+        if ccr.requested_action not in (None, DIRECT_DEBITING):
+            failed = Avp.of_u32(REQUESTED_ACTION, ccr.requested_action)
+            return Cca(INVALID_AVP_VALUE, [], "only DIRECT_DEBITING is served", failed)
+        account = self._resolve(ccr.subscriptions)
+        if account is None:
+            return Cca(USER_UNKNOWN, [], "no Subscription-Id names an account")
+
+        async def one(service: ServiceRequest) -> ServiceAnswer:
+            current = OpenCharge(f"{ccr.session_id}_{service.name}", service.unit,
+                                 service.rating_group, service.service_id)  # fmt: skip
+            try:
+                grant = await self._ocs.debit(
+                    self._charge(ccr, account, current, service, service.requested, 0)
+                )
+            except OcsError as exc:
+                return ServiceAnswer(service.rating_group, service.service_id, exc.result_code)
+            return self._granted(service, service.unit, grant)
+
+        return self._outcome(await _gather([one(s) for s in ccr.services]))
+
+    @staticmethod
+    def _outcome(services: list[ServiceAnswer]) -> Cca:
+        """Top-level Result-Code: success if any rating group succeeded (or none was asked);
+        a session-wide refusal, or the one failure every rating group shares, otherwise."""
+        failures = [s.result_code for s in services if s.result_code != SUCCESS]
+        for code in failures:
+            if code in SESSION_WIDE:
+                return Cca(code)
+        if not failures or len(failures) < len(services):
+            return Cca(SUCCESS, services)
+        return Cca(failures[0], services)
+
+    # --- idle sessions -------------------------------------------------------------------
+
+    async def _sweep_loop(self) -> None:
+        interval = min(30.0, self.cfg.idle_seconds / 10)
+        while True:
+            await asyncio.sleep(interval)
+            await self.sweep()
+
+    async def sweep(self) -> int:
+        """Terminate sessions idle for `idle_seconds`; returns how many."""
+        deadline = self._clock() - self.cfg.idle_seconds
+        idle = [s for s in self.sessions.values() if s.seen < deadline and s.pending is None]
+        for session in idle:
+            del self.sessions[session.id]
+            charges = list(session.charges.values())
+            session.charges.clear()
+            for current in charges:
+                charge = Charge(
+                    current.key, session.id, f"{session.id};idle;{current.key}", session.account,
+                    current.unit, 0, 0, datetime.now(UTC), current.rating_group,
+                    current.service_id,
+                )  # fmt: skip
+                try:
+                    await self._ocs.terminate(charge)
+                except OcsError as exc:
+                    log.warning("OCS terminate of an idle session failed",
+                                extra={"session": session.id, "error": exc.reason})  # fmt: skip
+            ORPHANED.inc()
+            log.warning(
+                "Gy session idle: terminated",
+                extra={"session": session.id, "account": session.account,
+                       "rating_groups": len(charges)},
+            )  # fmt: skip
+        SESSIONS.set(len(self.sessions))
+        return len(idle)
+
+
+async def _gather(calls: list[Awaitable[ServiceAnswer]]) -> list[ServiceAnswer]:
+    if len(calls) == 1:  # the common case, without a task per call
+        return [await calls[0]]
+    return list(await asyncio.gather(*calls))
+
+
+def _result_of(answer: Message) -> int:
+    avp = answer.find(268)
+    return avp.u32() if avp is not None else 0

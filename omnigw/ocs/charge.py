@@ -1,0 +1,83 @@
+"""What the charging edge asks of an online charging system, whatever the backend.
+
+One charge is one rating group of one Gy session (or one CAMEL call leg): it is
+initiated with a reservation, updated with what was used and what is wanted
+next, and terminated with the last usage. Amounts are whole seconds, octets or
+service units, as Gy counts them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Protocol
+
+# Result codes an OCS answer maps to (RFC 4006 8.1, RFC 6733 7.1)
+CREDIT_LIMIT_REACHED = 4012
+END_USER_SERVICE_DENIED = 4010
+USER_UNKNOWN = 5030
+RATING_FAILED = 5031
+UNKNOWN_SESSION = 5002
+UNABLE_TO_COMPLY = 5012
+TOO_BUSY = 3004
+
+
+class Unit(Enum):
+    """The kind of quota; its value is the CGRateS ToR it is rated as."""
+
+    SECONDS = "*voice"
+    OCTETS = "*data"
+    UNITS = "*sms"
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    key: str  # this charge's own id: "<Session-Id>_rg<N>"
+    session_id: str  # the Gy Session-Id (CGRateS InitialOriginID)
+    request_id: str  # unique per request and charge, stable across retransmissions
+    account: str
+    unit: Unit
+    requested: int | None  # None: the OCS chooses the quota
+    used: int  # consumed since the last report
+    at: datetime
+    rating_group: int | None = None
+    service_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    amount: int
+    final: bool = False  # the balance is exhausted: this is the last quota
+
+
+class OcsError(Exception):
+    """The OCS refused; `result_code` is what the client is told."""
+
+    def __init__(self, result_code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.result_code = result_code
+        self.reason = reason
+
+
+class OcsUnavailable(OcsError):
+    """The OCS could not be asked (down, timed out, refusing connections)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(UNABLE_TO_COMPLY, reason)
+
+
+class Ocs(Protocol):
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def initiate(self, charge: Charge) -> Grant: ...
+
+    async def update(self, charge: Charge) -> Grant: ...
+
+    async def terminate(self, charge: Charge) -> None: ...
+
+    async def debit(self, charge: Charge) -> Grant:
+        """A one-shot event (CCR-Event, direct debiting) of `requested` units."""
+        ...

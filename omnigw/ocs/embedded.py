@@ -1,0 +1,180 @@
+"""The embedded lab backend: balances per account and unit, reservations, commit on use.
+
+Not a rating engine: one unit of quota costs one unit of balance, there are no
+tariffs, bundles or expiry. It exists so `make run` charges something real and
+labs need no CGRateS. Balances live in memory and are written behind to the
+store every few milliseconds; reservations live in memory only (after a
+restart the clients' sessions are unknown anyway and get 5002).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select, update
+
+from omnigw.config import Quota
+from omnigw.ocs.charge import (
+    CREDIT_LIMIT_REACHED,
+    USER_UNKNOWN,
+    Charge,
+    Grant,
+    OcsError,
+    Unit,
+)
+from omnigw.ocs.models import Balance
+from omnigw.store.base import utcnow
+from omnigw.store.engine import SessionFactory
+
+log = logging.getLogger("omnigw.ocs.embedded")
+
+UNIT_NAMES = {Unit.SECONDS: "seconds", Unit.OCTETS: "octets", Unit.UNITS: "units"}
+UNITS_BY_NAME = {name: unit for unit, name in UNIT_NAMES.items()}
+
+
+@dataclass(slots=True)
+class Reservation:
+    account: str
+    unit: Unit
+    amount: int
+
+
+class EmbeddedOcs:
+    def __init__(self, sessions: SessionFactory, default_quota: Quota, interval: float = 0.05):
+        self._sessions = sessions
+        self._default = {
+            Unit.SECONDS: default_quota.seconds,
+            Unit.OCTETS: default_quota.octets,
+            Unit.UNITS: default_quota.units,
+        }
+        self._interval = interval
+        self._balances: dict[str, dict[Unit, int]] = {}
+        self._reserved: dict[tuple[str, Unit], int] = {}
+        self._reservations: dict[str, Reservation] = {}
+        self._dirty: set[tuple[str, Unit]] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        async with self._sessions() as s:
+            for row in (await s.execute(select(Balance))).scalars():
+                self._balances.setdefault(row.account, {})[UNITS_BY_NAME[row.unit]] = row.amount
+        self._task = asyncio.get_running_loop().create_task(self._write_behind())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
+
+    # --- charging ------------------------------------------------------------------------
+
+    async def initiate(self, charge: Charge) -> Grant:
+        return self._reserve(charge)
+
+    async def update(self, charge: Charge) -> Grant:
+        self._commit(charge)
+        return self._reserve(charge)
+
+    async def terminate(self, charge: Charge) -> None:
+        self._commit(charge)
+
+    async def debit(self, charge: Charge) -> Grant:
+        grant = self._reserve(charge)
+        self._commit(
+            Charge(charge.key, charge.session_id, charge.request_id, charge.account,
+                   charge.unit, None, grant.amount, charge.at)
+        )  # fmt: skip
+        return grant
+
+    def _account(self, account: str) -> dict[Unit, int]:
+        balances = self._balances.get(account)
+        if balances is None:
+            raise OcsError(USER_UNKNOWN, f"no account {account}")
+        return balances
+
+    def _reserve(self, charge: Charge) -> Grant:
+        balances = self._account(charge.account)
+        if charge.requested == 0:
+            return Grant(0)
+        wanted = charge.requested if charge.requested is not None else self._default[charge.unit]
+        key = (charge.account, charge.unit)
+        available = balances.get(charge.unit, 0) - self._reserved.get(key, 0)
+        amount = min(wanted, available)
+        if amount <= 0:
+            raise OcsError(CREDIT_LIMIT_REACHED, f"{charge.account}: no {charge.unit.name} left")
+        self._reserved[key] = self._reserved.get(key, 0) + amount
+        self._reservations[charge.key] = Reservation(charge.account, charge.unit, amount)
+        return Grant(amount, final=amount < wanted)
+
+    def _commit(self, charge: Charge) -> None:
+        """Take what was used from the balance and release what was held for it."""
+        held = self._reservations.pop(charge.key, None)
+        if held is not None:
+            key = (held.account, held.unit)
+            self._reserved[key] -= held.amount
+        if charge.used:
+            balances = self._account(charge.account)
+            # A client may overrun its grant a little; the balance then goes below zero.
+            balances[charge.unit] = balances.get(charge.unit, 0) - charge.used
+            self._dirty.add((charge.account, charge.unit))
+            self._wake.set()
+
+    # --- administration ------------------------------------------------------------------
+
+    def balances(self, account: str) -> dict[str, int] | None:
+        balances = self._balances.get(account)
+        if balances is None:
+            return None
+        return {UNIT_NAMES[u]: amount for u, amount in balances.items()}
+
+    async def set_balance(self, account: str, unit: Unit, amount: int) -> None:
+        self._balances.setdefault(account, {})[unit] = amount
+        self._dirty.add((account, unit))
+        await self.flush()
+
+    # --- persistence ---------------------------------------------------------------------
+
+    async def _write_behind(self) -> None:
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(self._interval)
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("could not store balances; will retry")
+                await asyncio.sleep(1.0)
+
+    async def flush(self) -> None:
+        self._wake.clear()
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, set()
+        now = utcnow()
+        rows = [
+            {"account": a, "unit": UNIT_NAMES[u], "amount": self._balances[a][u], "updated_at": now}
+            for a, u in dirty
+        ]
+        try:
+            async with self._sessions.begin() as s:
+                existing = {
+                    (r.account, r.unit)
+                    for r in await s.execute(
+                        select(Balance.account, Balance.unit).where(
+                            Balance.account.in_({a for a, _ in dirty})
+                        )
+                    )
+                }
+                new = [r for r in rows if (r["account"], r["unit"]) not in existing]
+                old = [r for r in rows if (r["account"], r["unit"]) in existing]
+                if new:
+                    await s.execute(insert(Balance), new)
+                if old:
+                    await s.execute(update(Balance), old)
+        except Exception:
+            self._dirty |= dirty
+            raise

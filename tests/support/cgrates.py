@@ -1,0 +1,276 @@
+"""A strict stand-in for CGRateS SessionS (v0.10/master JSON-RPC shapes), over TCP and HTTP.
+
+CGRateS itself cannot be installed here (no package; its Go build needs a module
+proxy we cannot reach), so this server implements the methods omnigw calls with
+CGRateS's argument and reply shapes, error strings and traps, and is stricter
+than CGRateS: an unknown field, a missing flag or a missing event field is an
+error, so a shape mistake on our side fails the test.
+
+Reproduced behaviour: sessions keyed by sha1(OriginID + OriginHost); debit in
+advance (Usage) with correction on the next report (LastUsed); MaxUsage 0 and no
+error when the balance is empty; "ACCOUNT_NOT_FOUND" / "ACCOUNT_DISABLED";
+UpdateSession of an unknown session creates one, TerminateSession of an unknown
+session charges its usage one-shot; sessions are lost on restart, accounts kept.
+
+    python -m tests.support.cgrates --port 2012 [--http-port 2080] [--account 4911=10000000:*data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+FLAGS = {
+    "SessionSv1.AuthorizeEvent": "GetMaxUsage",
+    "SessionSv1.InitiateSession": "InitSession",
+    "SessionSv1.UpdateSession": "UpdateSession",
+    "SessionSv1.TerminateSession": "TerminateSession",
+    "SessionSv1.ProcessMessage": "Debit",
+    "SessionSv1.ProcessCDR": None,
+}
+CGREVENT = {"Tenant", "ID", "Time", "Event", "APIOpts"}
+OPTIONAL_FLAGS = {
+    "GetAttributes", "AllocateResources", "ForceDuration", "ProcessThresholds", "ProcessStats",
+    "AttributeIDs", "ThresholdIDs", "StatIDs", "ReleaseResources", "AuthorizeResources",
+    "GetRoutes",
+}  # fmt: skip
+EVENT_REQUIRED = {"ToR", "OriginID", "OriginHost", "RequestType", "Account"}
+EVENT_KNOWN = EVENT_REQUIRED | {
+    "Tenant", "Subject", "Destination", "Category", "SetupTime", "AnswerTime", "Usage",
+    "LastUsed", "InitialOriginID",
+}  # fmt: skip
+TORS = {"*voice", "*data", "*sms"}
+
+
+class CgrError(Exception):
+    pass
+
+
+@dataclass
+class Session:
+    account: str
+    tor: str
+    reserved: int = 0  # debited in advance for the current reservation
+    charged: int = 0
+
+
+@dataclass
+class State:
+    accounts: dict[str, dict[str, int]] = field(default_factory=dict)
+    disabled: set[str] = field(default_factory=set)
+    sessions: dict[str, Session] = field(default_factory=dict)
+    cdrs: dict[str, dict[str, Any]] = field(default_factory=dict)  # by CGREvent.ID
+    calls: Counter[str] = field(default_factory=Counter)
+    cache: dict[tuple[str, str], Any] = field(default_factory=dict)  # (method, ID) -> reply
+
+    def balance(self, account: str, tor: str) -> int:
+        return self.accounts[account].get(tor, 0)
+
+
+def _check(method: str, params: Any) -> dict[str, Any]:
+    if method not in FLAGS:
+        raise CgrError(f"rpc: can't find method {method}")
+    if not isinstance(params, list) or len(params) != 1 or not isinstance(params[0], dict):
+        raise CgrError("params must be a list of one object")
+    args: dict[str, Any] = params[0]
+    flag = FLAGS[method]
+    allowed = CGREVENT | OPTIONAL_FLAGS | ({flag} if flag else set())
+    unknown = set(args) - allowed
+    if unknown:
+        raise CgrError(f"json: unknown field {sorted(unknown)[0]!r}")
+    if flag and args.get(flag) is not True:
+        raise CgrError(f"MANDATORY_IE_MISSING: [{flag}]")
+    for key in ("Tenant", "ID", "Event"):
+        if not args.get(key):
+            raise CgrError(f"MANDATORY_IE_MISSING: [{key}]")
+    event = args["Event"]
+    missing = EVENT_REQUIRED - set(event)
+    if missing:
+        raise CgrError(f"MANDATORY_IE_MISSING: [{sorted(missing)[0]}]")
+    unknown = set(event) - EVENT_KNOWN
+    if unknown:
+        raise CgrError(f"unknown event field {sorted(unknown)[0]!r}")
+    if event["ToR"] not in TORS:
+        raise CgrError(f"unsupported ToR {event['ToR']}")
+    for key in ("Usage", "LastUsed"):
+        if key in event and (not isinstance(event[key], int) or event[key] < 0):
+            raise CgrError(f"{key} must be a non-negative integer")
+    return args
+
+
+class Cgrates:
+    def __init__(self, state: State | None = None, latency: float = 0.0) -> None:
+        self.state = state or State()
+        self.latency = latency
+        self._servers: list[asyncio.Server] = []
+        self._runner: web.AppRunner | None = None
+        self._conns: set[asyncio.StreamWriter] = set()
+        self.port = 0
+        self.http_port = 0
+
+    def add_account(self, account: str, tor: str, amount: int) -> None:
+        self.state.accounts.setdefault(account, {})[tor] = amount
+
+    # --- the methods ---------------------------------------------------------------------
+
+    def call(self, method: str, params: Any) -> Any:
+        args = _check(method, params)
+        self.state.calls[method] += 1
+        cache_key = (method, args["ID"])
+        if cache_key in self.state.cache:  # CGRateS's response cache, keyed by event ID
+            return self.state.cache[cache_key]
+        reply = self._dispatch(method, args["Event"], args["ID"])
+        self.state.cache[cache_key] = reply
+        return reply
+
+    def _dispatch(self, method: str, event: dict[str, Any], event_id: str) -> Any:
+        account, tor = event["Account"], event["ToR"]
+        if account not in self.state.accounts:
+            raise CgrError("RALS_ERROR:ACCOUNT_NOT_FOUND")
+        if account in self.state.disabled:
+            raise CgrError("RALS_ERROR:ACCOUNT_DISABLED")
+        key = hashlib.sha1(  # noqa: S324  (CGRateS's session key, not security)
+            (event["OriginID"] + event["OriginHost"]).encode()
+        ).hexdigest()
+        sessions = self.state.sessions
+        if method == "SessionSv1.AuthorizeEvent":
+            return {"MaxUsage": min(event.get("Usage", 0), self.state.balance(account, tor))}
+        if method == "SessionSv1.InitiateSession":
+            if key in sessions:
+                raise CgrError("SESSION_ALREADY_EXISTS")
+            if "Usage" not in event:
+                raise CgrError("MANDATORY_IE_MISSING: [Usage]")
+            session = sessions[key] = Session(account, tor)
+            return {"MaxUsage": self._reserve(session, event["Usage"])}
+        if method == "SessionSv1.UpdateSession":
+            session = sessions.setdefault(key, Session(account, tor))  # trap: creates one
+            self._correct(session, event.get("LastUsed"))
+            return {"MaxUsage": self._reserve(session, event.get("Usage", 0))}
+        if method == "SessionSv1.TerminateSession":
+            session = sessions.pop(key, None)
+            if session is None:  # trap: a one-shot charge of what it says was used
+                used = event.get("LastUsed", event.get("Usage", 0))
+                self._debit(account, tor, used)
+                return "OK"
+            self._correct(session, event.get("LastUsed"))
+            return "OK"
+        if method == "SessionSv1.ProcessMessage":
+            usage = min(event.get("Usage", 0), max(self.state.balance(account, tor), 0))
+            self._debit(account, tor, usage)
+            return {"MaxUsage": usage}
+        # ProcessCDR: rated and debited after the fact; the balance may go negative.
+        self._debit(account, tor, event.get("Usage", 0))
+        self.state.cdrs[event_id] = event
+        return "OK"
+
+    def _debit(self, account: str, tor: str, amount: int) -> None:
+        self.state.accounts[account][tor] = self.state.balance(account, tor) - amount
+
+    def _reserve(self, session: Session, usage: int) -> int:
+        granted = min(usage, max(self.state.balance(session.account, session.tor), 0))
+        self._debit(session.account, session.tor, granted)
+        session.reserved = granted
+        return granted
+
+    def _correct(self, session: Session, last_used: int | None) -> None:
+        """LastUsed replaces the reservation debited in advance with what was used."""
+        used = session.reserved if last_used is None else last_used
+        self._debit(session.account, session.tor, used - session.reserved)
+        session.charged += used
+        session.reserved = 0
+
+    def charged(self, account: str, tor: str, initial: int) -> int:
+        """What the account paid so far, reservations of live sessions excluded."""
+        held = sum(
+            s.reserved for s in self.state.sessions.values()
+            if s.account == account and s.tor == tor
+        )  # fmt: skip
+        return initial - self.state.balance(account, tor) - held
+
+    # --- transports ----------------------------------------------------------------------
+
+    def _answer(self, request: Any) -> dict[str, Any]:
+        request_id = request.get("id") if isinstance(request, dict) else None
+        try:
+            if not isinstance(request, dict):
+                raise CgrError("request must be an object")
+            result = self.call(str(request.get("method")), request.get("params"))
+        except CgrError as exc:
+            return {"id": request_id, "result": None, "error": str(exc)}
+        return {"id": request_id, "result": result, "error": None}
+
+    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._conns.add(writer)
+        try:
+            while line := await reader.readline():
+                if self.latency:
+                    await asyncio.sleep(self.latency)
+                reply = self._answer(json.loads(line))
+                writer.write(json.dumps(reply).encode() + b"\n")
+        except (ConnectionError, ValueError):
+            pass
+        finally:
+            self._conns.discard(writer)
+            writer.close()
+
+    async def _serve_http(self, request: web.Request) -> web.Response:
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        return web.json_response(self._answer(await request.json()))
+
+    async def start(self, port: int = 0, http_port: int = 0) -> None:
+        server = await asyncio.start_server(self._serve_tcp, "127.0.0.1", port)
+        self._servers = [server]
+        self.port = server.sockets[0].getsockname()[1]
+        app = web.Application()
+        app.router.add_post("/jsonrpc", self._serve_http)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", http_port)
+        await site.start()
+        self.http_port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        """Like a crash: listeners and connections go, sessions are lost, accounts stay."""
+        for server in self._servers:
+            server.close()
+        for writer in list(self._conns):
+            writer.transport.abort()
+        for server in self._servers:
+            await server.wait_closed()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        self.state.sessions.clear()
+        self.state.cache.clear()
+
+    async def restart(self) -> None:
+        await self.start(self.port, self.http_port)
+
+
+async def _main(port: int, http_port: int, accounts: list[str]) -> None:
+    cgrates = Cgrates()
+    for spec in accounts:
+        account, rest = spec.split("=")
+        amount, tor = rest.split(":")
+        cgrates.add_account(account, tor, int(amount))
+    await cgrates.start(port, http_port)
+    print(json.dumps({"port": cgrates.port, "http_port": cgrates.http_port}), flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="strict CGRateS SessionS stand-in")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--http-port", type=int, default=0)
+    parser.add_argument("--account", action="append", default=[], help="NAME=AMOUNT:TOR")
+    args = parser.parse_args()
+    import uvloop
+
+    uvloop.run(_main(args.port, args.http_port, args.account))
