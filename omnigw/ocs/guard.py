@@ -86,6 +86,7 @@ class GuardedOcs:
         }
         self._offline: set[str] = set()
         self._generation: dict[str, int] = {}  # charge key -> times reopened
+        self._unreported = 0  # records in the store waiting for the OCS
         self._queued = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -97,7 +98,8 @@ class GuardedOcs:
                     UnreportedUsage.error.is_(None)
                 )
             )  # fmt: skip
-        UNREPORTED.set(count or 0)
+        self._unreported = count or 0
+        UNREPORTED.set(self._unreported)
         if count:
             self._queued.set()
         self._task = asyncio.get_running_loop().create_task(self._replay_loop())
@@ -181,7 +183,8 @@ class GuardedOcs:
             self.breaker.success()  # it answered: it is up
             raise
         self.breaker.success()
-        self._queued.set()  # anything kept can go now
+        if self._unreported:
+            self._queued.set()  # the OCS answers: what was kept can go now
         return result
 
     def _fall_back(self, charge: Charge, exc: OcsUnavailable) -> Grant:
@@ -216,26 +219,31 @@ class GuardedOcs:
             log.exception("cannot keep unreported usage")
             raise OcsError(UNABLE_TO_COMPLY, "usage could not be stored") from exc
         if exists is None:
-            UNREPORTED.inc()
+            self._unreported += 1
+            UNREPORTED.set(self._unreported)
             self._queued.set()
 
     async def _replay_loop(self) -> None:
         while True:
             await self._queued.wait()
-            if not self.breaker.allow():
-                await asyncio.sleep(min(1.0, self._policy.breaker_reset_seconds))
-                continue
+            self._queued.clear()  # records kept from now on set it again
             try:
                 more = await self.replay()
+            except OcsUnavailable:  # still away, or the breaker holds calls back
+                self._queued.set()
+                await asyncio.sleep(min(1.0, self._policy.breaker_reset_seconds))
+                continue
             except Exception:
                 log.exception("replaying unreported usage failed; will retry")
+                self._queued.set()
                 await asyncio.sleep(1.0)
                 continue
-            if not more:
-                self._queued.clear()
+            if more:
+                self._queued.set()
 
     async def replay(self) -> bool:
-        """Send kept records in order until the OCS stops answering; True if some remain."""
+        """Send kept records in order; True if more remain. Raises OcsUnavailable when the
+        OCS stops answering (what was sent so far is done)."""
         async with self._sessions() as s:
             rows = list(
                 (
@@ -258,7 +266,7 @@ class GuardedOcs:
             try:
                 await self._attempt(call, charge)
             except OcsUnavailable:
-                return True
+                raise  # (a subclass of OcsError: not a refusal)
             except OcsError as exc:
                 if row.kind == "close":
                     error = ""  # its session is already gone: nothing to close
@@ -277,5 +285,6 @@ class GuardedOcs:
                     )
                 else:
                     await s.execute(delete(UnreportedUsage).where(UnreportedUsage.id == row.id))
-            UNREPORTED.dec()
+            self._unreported -= 1
+            UNREPORTED.set(self._unreported)
         return len(rows) == REPLAY_BATCH

@@ -69,6 +69,7 @@ class State:
     cdrs: dict[str, dict[str, Any]] = field(default_factory=dict)  # by CGREvent.ID
     calls: Counter[str] = field(default_factory=Counter)
     cache: dict[tuple[str, str], Any] = field(default_factory=dict)  # (method, ID) -> reply
+    lost: dict[str, int] = field(default_factory=Counter)  # account -> debited, lost in crashes
 
     def balance(self, account: str, tor: str) -> int:
         return self.accounts[account].get(tor, 0)
@@ -247,6 +248,9 @@ class Cgrates:
             await server.wait_closed()
         if self._runner is not None:
             await self._runner.cleanup()
+        for session in self.state.sessions.values():
+            # CGRateS debits a reservation in advance; a crash loses the session, not the debit.
+            self.state.lost[session.account] += session.reserved
         self.state.sessions.clear()
         self.state.cache.clear()
 

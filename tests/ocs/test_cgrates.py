@@ -1,0 +1,100 @@
+"""The CGRateS backend against the strict SessionS stand-in, over raw TCP and over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from omnigw.config import CgratesConfig, Quota
+from omnigw.ocs.cgrates import CgratesOcs, result_code_of
+from omnigw.ocs.charge import CREDIT_LIMIT_REACHED, USER_UNKNOWN, Charge, OcsError, Unit
+from omnigw.ocs.jsonrpc import RpcError, TcpJsonRpc
+from tests.support.cgrates import Cgrates
+
+NS = 1_000_000_000
+
+
+@pytest.fixture
+async def cgrates() -> AsyncIterator[Cgrates]:
+    server = Cgrates()
+    server.add_account("4911", "*data", 10_000)
+    server.add_account("4911", "*voice", 120 * NS)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture(params=["tcp", "http"])
+async def ocs(request: pytest.FixtureRequest, cgrates: Cgrates) -> AsyncIterator[CgratesOcs]:
+    cfg = CgratesConfig(
+        transport=request.param, port=cgrates.port,
+        url=f"http://127.0.0.1:{cgrates.http_port}/jsonrpc",
+    )  # fmt: skip
+    backend = CgratesOcs(cfg, Quota(seconds=60, octets=1000))
+    await backend.start()
+    yield backend
+    await backend.close()
+
+
+def _charge(req: str, requested: int | None, used: int = 0, unit: Unit = Unit.OCTETS,
+            account: str = "4911") -> Charge:  # fmt: skip
+    return Charge("sess_rg10", "sess", req, account, unit, requested, used, datetime.now(UTC), 10)
+
+
+async def test_session_debits_what_was_used(ocs: CgratesOcs, cgrates: Cgrates) -> None:
+    assert (await ocs.initiate(_charge("r0", None))).amount == 1000  # default quota
+    assert (await ocs.update(_charge("r1", 4000, used=700))).amount == 4000
+    await ocs.terminate(_charge("r2", None, used=2500))
+    assert cgrates.state.accounts["4911"]["*data"] == 10_000 - 700 - 2500
+    assert cgrates.state.calls["SessionSv1.InitiateSession"] == 1
+
+
+async def test_time_is_sent_in_nanoseconds(ocs: CgratesOcs, cgrates: Cgrates) -> None:
+    grant = await ocs.initiate(_charge("r0", 90, unit=Unit.SECONDS))
+    assert grant.amount == 90
+    grant = await ocs.update(_charge("r1", 90, used=90, unit=Unit.SECONDS))
+    assert (grant.amount, grant.final) == (30, True)  # 120 s in all
+
+
+async def test_no_credit_and_unknown_account(ocs: CgratesOcs, cgrates: Cgrates) -> None:
+    cgrates.state.accounts["4911"]["*data"] = 0
+    with pytest.raises(OcsError) as empty:
+        await ocs.initiate(_charge("r0", 100))
+    assert empty.value.result_code == CREDIT_LIMIT_REACHED
+    with pytest.raises(OcsError) as unknown:
+        await ocs.initiate(_charge("r1", 100, account="nobody"))
+    assert unknown.value.result_code == USER_UNKNOWN
+
+
+async def test_a_retry_with_the_same_request_id_is_not_charged_twice(
+    ocs: CgratesOcs, cgrates: Cgrates
+) -> None:
+    await ocs.initiate(_charge("r0", 1000))
+    await ocs.update(_charge("r1", 1000, used=1000))
+    await ocs.update(_charge("r1", 1000, used=1000))  # CGRateS's cache answers the repeat
+    assert cgrates.state.accounts["4911"]["*data"] == 10_000 - 1000 - 1000  # used + held
+
+
+async def test_the_stand_in_is_strict(cgrates: Cgrates) -> None:
+    rpc = TcpJsonRpc("127.0.0.1", cgrates.port, 1, 2.0)
+    try:
+        event = {"ToR": "*data", "OriginID": "x", "OriginHost": "h", "RequestType": "*prepaid",
+                 "Account": "4911", "Usage": 1}  # fmt: skip
+        base = {"Tenant": "t", "ID": "i", "Event": event}
+        with pytest.raises(RpcError, match="MANDATORY_IE_MISSING"):
+            await rpc.call("SessionSv1.InitiateSession", base)  # InitSession flag missing
+        with pytest.raises(RpcError, match="unknown field"):
+            await rpc.call("SessionSv1.InitiateSession", {"InitSession": True, "Bogus": 1, **base})
+    finally:
+        await rpc.close()
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [("RALS_ERROR:ACCOUNT_NOT_FOUND", 5030), ("ACCOUNT_DISABLED", 4010),
+     ("RATING_PLAN_NOT_FOUND", 5031), ("MANDATORY_IE_MISSING: [Account]", 5012)],
+)  # fmt: skip
+def test_error_strings_map_to_result_codes(error: str, code: int) -> None:
+    assert result_code_of(error) == code

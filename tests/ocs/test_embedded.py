@@ -1,0 +1,48 @@
+"""The embedded backend: reservations, commits, refusals, and balances that survive a restart."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from omnigw.config import Quota
+from omnigw.ocs.charge import CREDIT_LIMIT_REACHED, USER_UNKNOWN, Charge, OcsError, Unit
+from omnigw.ocs.embedded import EmbeddedOcs
+from omnigw.store.engine import session_factory
+
+
+def _charge(key: str, requested: int | None, used: int = 0, account: str = "a1") -> Charge:
+    return Charge(key, "s", f"{key}:{used}", account, Unit.SECONDS, requested, used,
+                  datetime.now(UTC))  # fmt: skip
+
+
+async def test_reserve_commit_release_and_persist(engine: AsyncEngine) -> None:
+    sessions = session_factory(engine)
+    ocs = EmbeddedOcs(sessions, Quota(seconds=100))
+    await ocs.start()
+    await ocs.set_balance("a1", Unit.SECONDS, 250)
+    assert (await ocs.initiate(_charge("k1", None))).amount == 100  # the default quota
+    assert (await ocs.initiate(_charge("k2", 200))).amount == 150  # only what is not held
+    with pytest.raises(OcsError) as refused:
+        await ocs.initiate(_charge("k3", 10))
+    assert refused.value.result_code == CREDIT_LIMIT_REACHED
+    await ocs.terminate(_charge("k2", None, used=40))  # releases 150, takes 40
+    grant = await ocs.update(_charge("k1", 500, used=60))  # takes 60, holds the rest
+    assert (grant.amount, grant.final) == (150, True)
+    await ocs.close()
+
+    again = EmbeddedOcs(sessions, Quota())
+    await again.start()
+    assert again.balances("a1") == {"seconds": 150}
+    await again.close()
+
+
+async def test_unknown_account_is_user_unknown(engine: AsyncEngine) -> None:
+    ocs = EmbeddedOcs(session_factory(engine), Quota())
+    await ocs.start()
+    with pytest.raises(OcsError) as refused:
+        await ocs.initiate(_charge("k", 1, account="nobody"))
+    assert refused.value.result_code == USER_UNKNOWN
+    await ocs.close()
