@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import uvloop
@@ -25,11 +26,18 @@ from omnigw.cbc import api as cbc_api
 from omnigw.cbc import inventory
 from omnigw.cbc.areas import Areas
 from omnigw.cbc.service import CbcService
-from omnigw.config import Config, ConfigError, load_config
+from omnigw.config import Config, ConfigError, DiameterConfig, load_config
+from omnigw.diameter.codec import Avp
+from omnigw.diameter.gy import GyApplication
+from omnigw.diameter.node import DiameterNode
+from omnigw.diameter.peer import ORIGIN_HOST, ORIGIN_REALM, Identity, Policy
 from omnigw.identity.service import IdentityService
 from omnigw.identity.throttle import LoginThrottle
 from omnigw.identity.tokens import TokenIssuer, load_or_create_key
 from omnigw.metrics import CONFIG_RELOADS, MetricsServer
+from omnigw.ocs import api as ocs_api
+from omnigw.ocs.backends import build_ocs
+from omnigw.ocs.charge import Ocs
 from omnigw.store.engine import SessionFactory, create_engine, session_factory
 from omnigw.store.migrate import is_current
 from omnigw.systemd import Notifier
@@ -37,6 +45,22 @@ from omnigw.systemd import Notifier
 log = logging.getLogger("omnigw.daemon")
 
 ADMIN_PASSWORD_FILE = "initial-admin-password"
+
+
+def diameter_node(cfg: DiameterConfig, gy: GyApplication) -> DiameterNode:
+    identity = Identity(cfg.origin_host, cfg.origin_realm, (cfg.bind,), state_id=int(time.time()))
+    policy = Policy(
+        frozenset(p.host for p in cfg.peers), frozenset(cfg.realms), cfg.watchdog_seconds
+    )
+    return DiameterNode(identity, policy, str(cfg.bind), cfg.port, {4: gy})
+
+
+def gy_application(cfg: DiameterConfig, ocs: Ocs) -> GyApplication:
+    origin = [
+        Avp.of_text(ORIGIN_HOST, cfg.origin_host),
+        Avp.of_text(ORIGIN_REALM, cfg.origin_realm),
+    ]
+    return GyApplication(cfg.gy, ocs, origin)
 
 
 class StartupError(Exception):
@@ -100,6 +124,9 @@ class Daemon:
         self._metrics: MetricsServer | None = None
         self._context: ApiContext | None = None
         self.cbc: CbcService | None = None
+        self.ocs: Ocs | None = None
+        self.gy: GyApplication | None = None
+        self.diameter: DiameterNode | None = None
         self._reload_lock = asyncio.Lock()
 
     @property
@@ -136,12 +163,20 @@ class Daemon:
         if generated is not None:
             _announce_admin_password(cfg, generated)
         sessions = session_factory(self._engine)
+        self.ocs = build_ocs(cfg.ocs, sessions)
+        await self.ocs.start()
         self.cbc = CbcService(cfg.cbc, sessions)
         await self.cbc.start()
+        if cfg.diameter.enabled:
+            self.gy = gy_application(cfg.diameter, self.ocs)
+            await self.gy.start()
+            self.diameter = diameter_node(cfg.diameter, self.gy)
+            await self.diameter.start()
         self._context = ApiContext(
             identity=identity, settings=cfg.api, readiness={"store": self._store_ready}
         )
-        app = build_app(self._context, [cbc_api.ROUTES])
+        app = build_app(self._context, [cbc_api.ROUTES, ocs_api.ROUTES])
+        app[ocs_api.OCS] = self.ocs
         areas = Areas(cfg.cbc)
         areas.set_stored(await inventory.load(sessions))
         app[cbc_api.SERVICE] = self.cbc
@@ -158,6 +193,10 @@ class Daemon:
                 "version": __version__,
                 "api": f"{cfg.api.bind}:{self._api.bound_port()}",
                 "metrics": f"{cfg.metrics.bind}:{cfg.metrics.port}" if self._metrics else None,
+                "diameter": f"{cfg.diameter.bind}:{self.diameter.bound_port()}"
+                if self.diameter
+                else None,
+                "ocs": cfg.ocs.backend,
                 "store": self._engine.url.render_as_string(hide_password=True),
             },
         )
@@ -176,6 +215,8 @@ class Daemon:
                 ("api.jwt_secret", old.api.jwt_secret, new.api.jwt_secret),
                 ("api.max_body_bytes", old.api.max_body_bytes, new.api.max_body_bytes),
                 ("cbc", old.cbc, new.cbc),
+                ("diameter", old.diameter, new.diameter),
+                ("ocs", old.ocs, new.ocs),
             )
             if before != after
         ]
@@ -216,12 +257,20 @@ class Daemon:
         """Stop accepting, let in-flight requests finish within the grace period, close."""
         if self._context is not None:
             self._context.draining = True
+        if self.gy is not None:
+            self.gy.drain()  # new Gy sessions go to another server from now on
         if self._api is not None:
             await self._api.stop()
+        if self.diameter is not None:
+            await self.diameter.stop()  # DPR to every peer
+        if self.gy is not None:
+            await self.gy.stop()
         if self._metrics is not None:
             await self._metrics.stop()
         if self.cbc is not None:
             await self.cbc.stop()
+        if self.ocs is not None:
+            await self.ocs.close()  # flushes balances
         if self._engine is not None:
             await self._engine.dispose()
         log.info("omnigw stopped")

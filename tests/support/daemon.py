@@ -31,6 +31,8 @@ def omnigw(
 def write_config(directory: Path, extra: str = "") -> tuple[Path, int, int]:
     api_port, metrics_port = free_port(), free_port()
     path = directory / "omnigw.yaml"
+    if "diameter:" not in extra:
+        extra = extra.rstrip("\n") + f"\ndiameter: {{port: {free_port()}}}\n"
     path.write_text(
         f"state_dir: {directory / 'state'}\n"
         f"api: {{port: {api_port}, drain_grace_seconds: 2}}\n"

@@ -109,6 +109,7 @@ class GyClient:
         self._reader, self._writer = reader, writer
         self._hops = itertools.count(100)
         self._answers: dict[int, asyncio.Future[Any]] = {}
+        self.requests: list[Any] = []  # what the server asked us (DWR, DPR)
         self._task = asyncio.get_running_loop().create_task(self._read())
 
     @classmethod
@@ -124,6 +125,9 @@ class GyClient:
             head = await self._reader.readexactly(4)
             rest = await self._reader.readexactly(int.from_bytes(head[1:4], "big") - 4)
             message = PdMessage.from_bytes(head + rest)
+            if message.header.is_request:
+                self.requests.append(message)
+                continue
             future = self._answers.pop(message.header.hop_by_hop_identifier, None)
             if future is not None:
                 future.set_result(message)
