@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from prometheus_client import Counter, Histogram
+
 from omnigw.config import GyConfig
 from omnigw.diameter.ccr import (
     DIRECT_DEBITING,
@@ -113,6 +115,7 @@ class GyApplication:
             OrderedDict()
         )
         self._draining = False
+        self._series: dict[tuple[RequestType | None, int], tuple[Counter, Histogram]] = {}
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -222,9 +225,14 @@ class GyApplication:
         return build_cca(request, ccr_type, number, cca, self._origin, self.cfg.failure_handling)
 
     def _count(self, ccr_type: RequestType | None, result: int, started: float) -> None:
-        name = TYPE_NAMES[ccr_type] if ccr_type is not None else "invalid"
-        CCRS.labels(name, str(result)).inc()
-        CCR_LATENCY.labels(name).observe(time.perf_counter() - started)
+        key = (ccr_type, result)
+        series = self._series.get(key)
+        if series is None:  # label lookups cost more than the rest of this per CCR
+            name = TYPE_NAMES[ccr_type] if ccr_type is not None else "invalid"
+            series = self._series[key] = (CCRS.labels(name, str(result)),
+                                          CCR_LATENCY.labels(name))  # fmt: skip
+        series[0].inc()
+        series[1].observe(time.perf_counter() - started)
 
     # --- credit control ------------------------------------------------------------------
 

@@ -46,7 +46,9 @@ class DiameterLink(asyncio.Protocol):
         self._buffer = bytearray()
         self._timers = Timers(lambda name: self._feed(TimerExpired(name)))
         self._reason = "closed"
-        self.closed = asyncio.get_running_loop().create_future()
+        self._loop = asyncio.get_running_loop()
+        self.closed = self._loop.create_future()
+        self._out: list[bytes] = []  # answers of this loop iteration, written in one go
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
@@ -81,8 +83,16 @@ class DiameterLink(asyncio.Protocol):
 
     def send(self, message: Message) -> None:
         if self._transport is not None and not self._transport.is_closing():
-            self._transport.write(encode(message))
+            if not self._out:
+                self._loop.call_soon(self._flush)
+            self._out.append(encode(message))
             self._handler.seen(self, message, "out")
+
+    def _flush(self) -> None:
+        """One write for everything sent since the last: a syscall per batch, not per CCA."""
+        if self._out and self._transport is not None and not self._transport.is_closing():
+            self._transport.write(b"".join(self._out))
+        self._out.clear()
 
     def shutdown(self) -> None:
         """Say goodbye with DPR (or just close if the peer never opened)."""
@@ -90,6 +100,7 @@ class DiameterLink(asyncio.Protocol):
 
     def _close(self, reason: str) -> None:
         self._reason = reason
+        self._flush()  # what was said before closing still goes out
         if self._transport is not None and not self._transport.is_closing():
             log.info("closing Diameter connection", extra={"peer": self.fsm.host, "reason": reason})
             self._transport.close()

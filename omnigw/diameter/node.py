@@ -12,6 +12,8 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
 
+from prometheus_client import Counter
+
 from omnigw.diameter.codec import Avp, Message
 from omnigw.diameter.link import DiameterLink
 from omnigw.diameter.metrics import COMMANDS, MESSAGES, PEERS_OPEN, REJECTED
@@ -42,6 +44,7 @@ class DiameterNode:
         self.peers: dict[str, DiameterLink] = {}
         self._links: set[DiameterLink] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._counters: dict[tuple[int, bool, str], Counter] = {}
         self._random = random.Random()  # noqa: S311  (watchdog jitter, not security)
 
     def _make_link(self) -> DiameterLink:
@@ -76,9 +79,13 @@ class DiameterNode:
     # NodeHandler ------------------------------------------------------------------------
 
     def seen(self, link: DiameterLink, message: Message, direction: str) -> None:
-        name = COMMANDS.get(message.command, "other")
-        kind = "request" if message.is_request else "answer"
-        MESSAGES.labels(name, kind, direction).inc()
+        key = (message.command, message.is_request, direction)
+        counter = self._counters.get(key)
+        if counter is None:  # label lookups cost more than the rest of this per message
+            name = COMMANDS.get(message.command, "other")
+            kind = "request" if message.is_request else "answer"
+            counter = self._counters[key] = MESSAGES.labels(name, kind, direction)
+        counter.inc()
 
     def peer_opened(self, link: DiameterLink, host: str, realm: str) -> None:
         old = self.peers.get(host)

@@ -1,0 +1,329 @@
+"""Gy load: an asyncio Gy client against omnigw (embedded; CGRateS stand-in over TCP) and
+against a minimal Gy server on python-diameter's own threaded Node, in the same run.
+
+Each server runs in its own process; the client does CER, then keeps `--concurrency`
+sessions going, each doing CCR-I, three CCR-U and CCR-T with one MSCC, for `--seconds`.
+Printed per server: CCR/s, answer latency p50/p99 (client side), server CPU seconds per
+1000 CCRs and in all, server peak RSS.
+
+    .venv/bin/python bench/gy_load.py --seconds 8 --concurrency 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import itertools
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import uvloop
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from omnigw.config import CgratesConfig, FailurePolicy, GyConfig, Quota
+from omnigw.diameter.ccr import (
+    AUTH_APPLICATION_ID,
+    CC_REQUEST_NUMBER,
+    CC_REQUEST_TYPE,
+    CC_TOTAL_OCTETS,
+    DESTINATION_REALM,
+    MSCC,
+    ORIGIN_HOST,
+    ORIGIN_REALM,
+    RATING_GROUP,
+    RESULT_CODE,
+    RSU,
+    SERVICE_CONTEXT_ID,
+    SESSION_ID,
+    SUBSCRIPTION_ID,
+    SUBSCRIPTION_ID_DATA,
+    SUBSCRIPTION_ID_TYPE,
+    USU,
+)  # fmt: skip
+from omnigw.diameter.codec import FLAG_REQUEST, Avp, Message, decode, encode, frame_length
+from omnigw.diameter.gy import GyApplication
+from omnigw.diameter.node import DiameterNode
+from omnigw.diameter.peer import Identity, Policy
+from omnigw.ocs.cgrates import CgratesOcs
+from omnigw.ocs.charge import Ocs, Unit
+from omnigw.ocs.embedded import EmbeddedOcs
+from omnigw.ocs.guard import GuardedOcs
+from omnigw.store.engine import create_engine, session_factory
+from omnigw.store.migrate import upgrade
+from tests.support.ports import free_port
+
+ACCOUNTS = 1000
+MB = 1024 * 1024
+CLIENT = "bench.client"
+
+
+def account(i: int) -> str:
+    return f"49170{i:07d}"
+
+
+# --- servers (each in its own process) ---------------------------------------------------
+
+
+async def serve_omnigw(port: int, cgrates_port: int | None) -> None:
+    ocs: Ocs
+    if cgrates_port is None:
+        work = Path(tempfile.mkdtemp(prefix="omnigw-gy-"))
+        url = f"sqlite+aiosqlite:///{work / 'gy.db'}"
+        await asyncio.to_thread(upgrade, url)
+        embedded = EmbeddedOcs(session_factory(create_engine(url)), Quota())
+        await embedded.start()
+        for i in range(ACCOUNTS):
+            await embedded.set_balance(account(i), Unit.OCTETS, 10**15)
+        ocs = embedded
+    else:
+        cfg = CgratesConfig(port=cgrates_port, connections=2)
+        work = Path(tempfile.mkdtemp(prefix="omnigw-gy-"))
+        url = f"sqlite+aiosqlite:///{work / 'gy.db'}"
+        await asyncio.to_thread(upgrade, url)
+        ocs = GuardedOcs(CgratesOcs(cfg, Quota()), FailurePolicy(),
+                         session_factory(create_engine(url)))  # fmt: skip
+        await ocs.start()
+    origin = [Avp.of_text(ORIGIN_HOST, "omnigw.bench"), Avp.of_text(ORIGIN_REALM, "bench")]
+    gy = GyApplication(GyConfig(), ocs, origin)
+    from ipaddress import ip_address
+
+    node = DiameterNode(
+        Identity("omnigw.bench", "bench", (ip_address("127.0.0.1"),), 1),
+        Policy(frozenset({CLIENT}), frozenset()), "127.0.0.1", port, {4: gy},
+    )  # fmt: skip
+    await node.start()
+    gc.freeze()  # as the daemon does once started
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+
+
+def serve_python_diameter(port: int) -> None:
+    """The library's own design: a Node with a thread per peer and a thread per request."""
+    from diameter.message.avp.grouped import GrantedServiceUnit, MultipleServicesCreditControl
+    from diameter.message.commands.credit_control import CreditControlAnswer
+    from diameter.node import Node
+    from diameter.node.application import SimpleThreadingApplication
+
+    lock = threading.Lock()
+    sessions: dict[str, int] = {}
+
+    def handle(app: SimpleThreadingApplication, request: object) -> CreditControlAnswer:
+        answer: CreditControlAnswer = app.generate_answer(request, result_code=2001)
+        answer.cc_request_type = request.cc_request_type  # type: ignore[attr-defined]
+        answer.cc_request_number = request.cc_request_number  # type: ignore[attr-defined]
+        with lock:
+            if request.cc_request_type == 3:  # type: ignore[attr-defined]
+                sessions.pop(request.session_id, None)  # type: ignore[attr-defined]
+            else:
+                sessions[request.session_id] = request.cc_request_number  # type: ignore[attr-defined]
+        for mscc in request.multiple_services_credit_control:  # type: ignore[attr-defined]
+            if mscc.requested_service_unit is not None:
+                answer.multiple_services_credit_control.append(
+                    MultipleServicesCreditControl(
+                        rating_group=mscc.rating_group, result_code=2001, validity_time=1800,
+                        granted_service_unit=GrantedServiceUnit(
+                            cc_total_octets=mscc.requested_service_unit.cc_total_octets
+                        ),
+                    )
+                )  # fmt: skip
+        return answer
+
+    node = Node("pd.bench", "bench", ip_addresses=["127.0.0.1"], tcp_port=port)
+    peer = node.add_peer(f"aaa://{CLIENT}:3868;transport=tcp", "bench")
+    app = SimpleThreadingApplication(4, is_auth_application=True, request_handler=handle)
+    node.add_application(app, [peer])
+    node.start()
+    print("ready", flush=True)
+    threading.Event().wait()
+
+
+# --- the client ----------------------------------------------------------------------------
+
+
+class GyLoad(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiting: dict[int, asyncio.Future[Message]] = {}
+        self.hops = itertools.count(1)
+        self.out: list[bytes] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while (size := frame_length(self.buffer)) is not None and len(self.buffer) >= size:
+            frame = bytes(self.buffer[:size])
+            del self.buffer[:size]
+            future = self.waiting.pop(int.from_bytes(frame[12:16], "big"), None)
+            if future is not None:
+                future.set_result(decode(frame))
+
+    async def ask(self, message: Message) -> Message:
+        hop = next(self.hops)
+        message.hop_by_hop = message.end_to_end = hop
+        future = asyncio.get_running_loop().create_future()
+        self.waiting[hop] = future
+        if not self.out:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self.out.append(encode(message))
+        return await future
+
+    def flush(self) -> None:
+        assert self.transport is not None
+        self.transport.write(b"".join(self.out))
+        self.out.clear()
+
+
+def _ccr(session: str, kind: int, number: int, msisdn: str, rsu: bool, used: int) -> Message:
+    inner = [Avp.of_u32(RATING_GROUP, 10)]
+    if rsu:
+        inner.append(Avp.of_group(RSU, [Avp.of_u64(CC_TOTAL_OCTETS, MB)]))
+    if used:
+        inner.append(Avp.of_group(USU, [Avp.of_u64(CC_TOTAL_OCTETS, used)]))
+    return Message(272, 4, 0, 0, FLAG_REQUEST | 0x40, [
+        Avp.of_text(SESSION_ID, session), Avp.of_text(ORIGIN_HOST, CLIENT),
+        Avp.of_text(ORIGIN_REALM, "bench"), Avp.of_text(DESTINATION_REALM, "bench"),
+        Avp.of_u32(AUTH_APPLICATION_ID, 4), Avp.of_text(SERVICE_CONTEXT_ID, "32251@3gpp.org"),
+        Avp.of_u32(CC_REQUEST_TYPE, kind), Avp.of_u32(CC_REQUEST_NUMBER, number),
+        Avp.of_group(SUBSCRIPTION_ID, [Avp.of_u32(SUBSCRIPTION_ID_TYPE, 0),
+                                       Avp.of_text(SUBSCRIPTION_ID_DATA, msisdn)]),
+        Avp.of_group(MSCC, inner),
+    ])  # fmt: skip
+
+
+async def load(port: int, seconds: float, concurrency: int) -> dict[str, float]:
+    loop = asyncio.get_running_loop()
+    _, client = await loop.create_connection(GyLoad, "127.0.0.1", port)
+    cea = await client.ask(Message(257, 0, 0, 0, FLAG_REQUEST, [
+        Avp.of_text(ORIGIN_HOST, CLIENT), Avp.of_text(ORIGIN_REALM, "bench"),
+        Avp.of_address(257, __import__("ipaddress").ip_address("127.0.0.1")),
+        Avp.of_u32(266, 0), Avp.of_text(269, "gy_load"), Avp.of_u32(258, 4),
+    ]))  # fmt: skip
+    assert cea.find(RESULT_CODE).u32() == 2001, cea  # type: ignore[union-attr]
+    latencies: list[float] = []
+    failures = 0
+    deadline = time.perf_counter() + seconds
+    ids = itertools.count()
+
+    async def one(request: Message) -> None:
+        nonlocal failures
+        t0 = time.perf_counter()
+        answer = await client.ask(request)
+        latencies.append(time.perf_counter() - t0)
+        if answer.find(RESULT_CODE).u32() != 2001:  # type: ignore[union-attr]
+            failures += 1
+
+    async def sessions() -> None:
+        while time.perf_counter() < deadline:
+            n = next(ids)
+            sid, msisdn = f"{CLIENT};{n}", account(n % ACCOUNTS)
+            await one(_ccr(sid, 1, 0, msisdn, True, 0))
+            for number in (1, 2, 3):
+                await one(_ccr(sid, 2, number, msisdn, True, MB))
+            await one(_ccr(sid, 3, 4, msisdn, False, MB // 2))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(sessions() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    q = statistics.quantiles(latencies, n=100, method="inclusive")
+    return {"ccrs": len(latencies), "rate": len(latencies) / elapsed, "p50": q[49] * 1000,
+            "p99": q[98] * 1000, "failures": failures}  # fmt: skip
+
+
+def _cpu_and_rss(pid: int) -> tuple[float, float]:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    rss = 0.0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            rss = int(line.split()[1]) / 1024
+    return cpu, rss
+
+
+async def spawn(*args: str) -> asyncio.subprocess.Process:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, *args, stdout=asyncio.subprocess.PIPE, cwd=Path(__file__).parents[1]
+    )
+    assert proc.stdout is not None
+    await proc.stdout.readline()  # "ready" (or the stand-in's ports)
+    return proc
+
+
+async def measure(name: str, server_args: list[str], seconds: float, concurrency: int,
+                  port: int) -> dict[str, object]:  # fmt: skip
+    server = await spawn(*server_args)
+    try:
+        cpu0, _ = _cpu_and_rss(server.pid)
+        result = await load(port, seconds, concurrency)
+        cpu1, rss = _cpu_and_rss(server.pid)
+    finally:
+        server.terminate()
+        await server.wait()
+    return {"name": name, **result, "cpu": cpu1 - cpu0,
+            "cpu_per_ccr_us": (cpu1 - cpu0) / result["ccrs"] * 1_000_000, "rss": rss}  # fmt: skip
+
+
+async def main(seconds: float, concurrency: int, skip_python_diameter: bool) -> None:
+    rows = []
+    port = free_port()
+    rows.append(await measure("omnigw, embedded OCS",
+                              [__file__, "--serve", "omnigw", "--port", str(port)],
+                              seconds, concurrency, port))  # fmt: skip
+    cgrates_port = free_port()
+    accounts = [f"--account={account(i)}={10**15}:*data" for i in range(ACCOUNTS)]
+    stub = await spawn("-m", "tests.support.cgrates", "--port", str(cgrates_port), *accounts)
+    try:
+        port = free_port()
+        rows.append(await measure(
+            "omnigw, CGRateS stand-in over TCP",
+            [__file__, "--serve", "omnigw", "--port", str(port), "--cgrates", str(cgrates_port)],
+            seconds, concurrency, port,
+        ))  # fmt: skip
+        stub_cpu, stub_rss = _cpu_and_rss(stub.pid)
+    finally:
+        stub.terminate()
+        await stub.wait()
+    if not skip_python_diameter:
+        port = free_port()
+        rows.append(await measure("python-diameter Node (threaded)",
+                                  [__file__, "--serve", "python-diameter", "--port", str(port)],
+                                  seconds, concurrency, port))  # fmt: skip
+    print(f"{seconds:.0f} s per server, {concurrency} concurrent sessions (I, 3x U, T; 1 MSCC)")
+    print(f"{'server':<34} {'CCR/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU s':>7}"
+          f" {'CPU us/CCR':>10} {'RSS MiB':>8} {'failed':>6}")  # fmt: skip
+    for r in rows:
+        print(f"{r['name']:<34} {r['rate']:>8.0f} {r['p50']:>8.2f} {r['p99']:>8.2f}"
+              f" {r['cpu']:>7.1f} {r['cpu_per_ccr_us']:>10.0f} {r['rss']:>8.0f}"
+              f" {r['failures']:>6}")  # fmt: skip
+    print(f"(CGRateS stand-in process: {stub_cpu:.1f} CPU s, {stub_rss:.0f} MiB)")
+    if not skip_python_diameter:
+        ratio = rows[0]["rate"] / rows[-1]["rate"]  # type: ignore[operator]
+        print(f"omnigw embedded / python-diameter: {ratio:.1f}x")
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--skip-python-diameter", action="store_true")
+    parser.add_argument("--serve", choices=["omnigw", "python-diameter"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--cgrates", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve == "omnigw":
+        uvloop.run(serve_omnigw(args.port, args.cgrates))
+    elif args.serve == "python-diameter":
+        serve_python_diameter(args.port)
+    else:
+        uvloop.run(main(args.seconds, args.concurrency, args.skip_python_diameter))
