@@ -32,7 +32,7 @@ typecheck: $(VENV)/.test-installed
 	$(BIN)/mypy --strict omnigw
 
 unit: $(VENV)/.test-installed
-	$(BIN)/pytest -q
+	OMNIGW_REQUIRE_PEERS=1 $(BIN)/pytest -q
 
 test: $(VENV)/.test-installed peers lint typecheck unit
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Iterator
+import os
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -86,3 +88,17 @@ async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     eng = create_engine(url)
     yield eng
     await eng.dispose()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
+    """Under `make test` (which installs every peer) a missing peer fails, never skips."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("OMNIGW_REQUIRE_PEERS"):
+        reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
+        if "peer unavailable" in reason:
+            report.outcome = "failed"
+            report.longrepr = f"OMNIGW_REQUIRE_PEERS is set but {reason}"
