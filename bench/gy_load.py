@@ -73,23 +73,19 @@ def account(i: int) -> str:
 
 
 async def serve_omnigw(port: int, cgrates_port: int | None) -> None:
+    url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp(prefix='omnigw-gy-')) / 'gy.db'}"
+    await asyncio.to_thread(upgrade, url)
+    sessions = session_factory(create_engine(url))
     ocs: Ocs
     if cgrates_port is None:
-        work = Path(tempfile.mkdtemp(prefix="omnigw-gy-"))
-        url = f"sqlite+aiosqlite:///{work / 'gy.db'}"
-        await asyncio.to_thread(upgrade, url)
-        embedded = EmbeddedOcs(session_factory(create_engine(url)), Quota())
+        embedded = EmbeddedOcs(sessions, Quota())
         await embedded.start()
         for i in range(ACCOUNTS):
             await embedded.set_balance(account(i), Unit.OCTETS, 10**15)
         ocs = embedded
     else:
         cfg = CgratesConfig(port=cgrates_port, connections=2)
-        work = Path(tempfile.mkdtemp(prefix="omnigw-gy-"))
-        url = f"sqlite+aiosqlite:///{work / 'gy.db'}"
-        await asyncio.to_thread(upgrade, url)
-        ocs = GuardedOcs(CgratesOcs(cfg, Quota()), FailurePolicy(),
-                         session_factory(create_engine(url)))  # fmt: skip
+        ocs = GuardedOcs(CgratesOcs(cfg, Quota()), FailurePolicy(), sessions)
         await ocs.start()
     origin = [Avp.of_text(ORIGIN_HOST, "omnigw.bench"), Avp.of_text(ORIGIN_REALM, "bench")]
     gy = GyApplication(GyConfig(), ocs, origin)

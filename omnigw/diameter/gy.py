@@ -29,6 +29,7 @@ from omnigw.config import GyConfig
 from omnigw.diameter.ccr import (
     DIRECT_DEBITING,
     REQUESTED_ACTION,
+    RESULT_CODE,
     SERVICE_CONTEXT_ID,
     Cca,
     Ccr,
@@ -78,10 +79,23 @@ def account_resolver(account_from: str) -> AccountResolver:
 
 @dataclass(slots=True)
 class OpenCharge:
+    """A rating group of a session, as its OCS charge knows it."""
+
     key: str
     unit: Unit
     rating_group: int | None
     service_id: int | None
+
+    @classmethod
+    def of(cls, session_id: str, service: ServiceRequest) -> OpenCharge:
+        return cls(f"{session_id}_{service.name}", service.unit, service.rating_group,
+                   service.service_id)  # fmt: skip
+
+    def charge(
+        self, session_id: str, request_id: str, account: str, requested: int | None, used: int
+    ) -> Charge:
+        return Charge(self.key, session_id, request_id, account, self.unit, requested, used,
+                      datetime.now(UTC), self.rating_group, self.service_id)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -258,50 +272,37 @@ class GyApplication:
             return await self._terminate(ccr, session)
         return self._outcome(await _gather([self._service(ccr, session, s) for s in ccr.services]))
 
-    def _charge(
-        self, ccr: Ccr, session_account: str, open_charge: OpenCharge, service: ServiceRequest,
-        requested: int | None, used: int,
-    ) -> Charge:  # fmt: skip
-        return Charge(
-            key=open_charge.key,
-            session_id=ccr.session_id,
-            request_id=f"{ccr.session_id};{ccr.request_number};{service.name}",
-            account=session_account,
-            unit=open_charge.unit,
-            requested=requested,
-            used=used,
-            at=datetime.now(UTC),
-            rating_group=open_charge.rating_group,
-            service_id=open_charge.service_id,
-        )
+    @staticmethod
+    def _request_id(ccr: Ccr, name: str) -> str:
+        """Unique per request and rating group, the same for a retransmission."""
+        return f"{ccr.session_id};{ccr.request_number};{name}"
 
     async def _service(
         self, ccr: Ccr, session: GySession, service: ServiceRequest
     ) -> ServiceAnswer:
         """One MSCC of a CCR-I or CCR-U."""
         name = service.name
+        request_id = self._request_id(ccr, name)
         current = session.charges.get(name)
         try:
             if current is None:
-                current = OpenCharge(
-                    f"{session.id}_{name}", service.unit, service.rating_group,
-                    service.service_id,
-                )  # fmt: skip
-                charge = self._charge(ccr, session.account, current, service,
-                                      service.requested, 0)  # fmt: skip
-                grant = await self._ocs.initiate(charge)
+                current = OpenCharge.of(session.id, service)
+                grant = await self._ocs.initiate(
+                    current.charge(session.id, request_id, session.account, service.requested, 0)
+                )
                 session.charges[name] = current
             elif service.final:
                 del session.charges[name]
                 await self._ocs.terminate(
-                    self._charge(ccr, session.account, current, service, 0, service.used)
+                    current.charge(session.id, request_id, session.account, 0, service.used)
                 )
                 return ServiceAnswer(service.rating_group, service.service_id, SUCCESS)
             else:
                 requested = service.requested if service.asked else 0
                 grant = await self._ocs.update(
-                    self._charge(ccr, session.account, current, service, requested, service.used)
-                )
+                    current.charge(session.id, request_id, session.account, requested,
+                                   service.used)
+                )  # fmt: skip
                 if not service.asked:
                     return ServiceAnswer(service.rating_group, service.service_id, SUCCESS)
         except OcsError as exc:
@@ -316,17 +317,12 @@ class GyApplication:
         )  # fmt: skip
 
     async def _terminate(self, ccr: Ccr, session: GySession) -> Cca:
-        used = {s.name: s for s in ccr.services}
-        calls = []
-        for name, current in session.charges.items():
-            service = used.get(name)
-            charge = self._charge(
-                ccr, session.account, current,
-                service or ServiceRequest(current.rating_group, current.service_id,
-                                          current.unit, False, None, 0, True),
-                0, service.used if service else 0,
-            )  # fmt: skip
-            calls.append(self._ocs.terminate(charge))
+        used = {s.name: s.used for s in ccr.services}
+        calls = [
+            self._ocs.terminate(current.charge(session.id, self._request_id(ccr, name),
+                                               session.account, 0, used.get(name, 0)))
+            for name, current in session.charges.items()
+        ]  # fmt: skip
         session.charges.clear()
         results = await asyncio.gather(*calls, return_exceptions=True)
         for result in results:
@@ -344,11 +340,11 @@ class GyApplication:
             return Cca(USER_UNKNOWN, [], "no Subscription-Id names an account")
 
         async def one(service: ServiceRequest) -> ServiceAnswer:
-            current = OpenCharge(f"{ccr.session_id}_{service.name}", service.unit,
-                                 service.rating_group, service.service_id)  # fmt: skip
+            current = OpenCharge.of(ccr.session_id, service)
+            request_id = self._request_id(ccr, service.name)
             try:
                 grant = await self._ocs.debit(
-                    self._charge(ccr, account, current, service, service.requested, 0)
+                    current.charge(ccr.session_id, request_id, account, service.requested, 0)
                 )
             except OcsError as exc:
                 return ServiceAnswer(service.rating_group, service.service_id, exc.result_code)
@@ -385,13 +381,11 @@ class GyApplication:
             charges = list(session.charges.values())
             session.charges.clear()
             for current in charges:
-                charge = Charge(
-                    current.key, session.id, f"{session.id};idle;{current.key}", session.account,
-                    current.unit, 0, 0, datetime.now(UTC), current.rating_group,
-                    current.service_id,
-                )  # fmt: skip
+                request_id = f"{session.id};idle;{current.key}"
                 try:
-                    await self._ocs.terminate(charge)
+                    await self._ocs.terminate(
+                        current.charge(session.id, request_id, session.account, 0, 0)
+                    )
                 except OcsError as exc:
                     log.warning("OCS terminate of an idle session failed",
                                 extra={"session": session.id, "error": exc.reason})  # fmt: skip
@@ -412,5 +406,5 @@ async def _gather(calls: list[Awaitable[ServiceAnswer]]) -> list[ServiceAnswer]:
 
 
 def _result_of(answer: Message) -> int:
-    avp = answer.find(268)
+    avp = answer.find(RESULT_CODE)
     return avp.u32() if avp is not None else 0

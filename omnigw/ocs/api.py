@@ -8,8 +8,8 @@ from pydantic import Field
 from omnigw.api.routes import Body, Route, json_response, read_body
 from omnigw.errors import Conflict, NotFound
 from omnigw.identity.permissions import Permission
-from omnigw.ocs.charge import Ocs
-from omnigw.ocs.embedded import UNITS_BY_NAME, EmbeddedOcs
+from omnigw.ocs.charge import UNITS_BY_NAME, Ocs
+from omnigw.ocs.embedded import EmbeddedOcs
 
 OCS = web.AppKey("omnigw_ocs", Ocs)
 TAG = "ocs"

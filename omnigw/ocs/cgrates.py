@@ -25,6 +25,7 @@ from omnigw.ocs.charge import (
     Grant,
     OcsError,
     Unit,
+    quota_of,
 )
 from omnigw.ocs.jsonrpc import HttpJsonRpc, JsonRpc, RpcError, TcpJsonRpc
 from omnigw.ocs.metrics import CGRATES_CALLS, CGRATES_LATENCY
@@ -65,11 +66,7 @@ def _stamp(at: datetime) -> str:
 class CgratesOcs:
     def __init__(self, cfg: CgratesConfig, default_quota: Quota) -> None:
         self.cfg = cfg
-        self._default = {
-            Unit.SECONDS: default_quota.seconds,
-            Unit.OCTETS: default_quota.octets,
-            Unit.UNITS: default_quota.units,
-        }
+        self._default = default_quota
         self._rpc: JsonRpc | None = None
 
     async def start(self) -> None:
@@ -125,7 +122,9 @@ class CgratesOcs:
         }
 
     def _wanted(self, charge: Charge) -> int:
-        return charge.requested if charge.requested is not None else self._default[charge.unit]
+        if charge.requested is not None:
+            return charge.requested
+        return quota_of(self._default, charge.unit)
 
     def _grant(self, charge: Charge, reply: Any, wanted: int) -> Grant:
         try:

@@ -13,6 +13,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Protocol
 
+from omnigw.config import Quota
+
 # Result codes an OCS answer maps to (RFC 4006 8.1, RFC 6733 7.1)
 CREDIT_LIMIT_REACHED = 4012
 END_USER_SERVICE_DENIED = 4010
@@ -29,6 +31,16 @@ class Unit(Enum):
     SECONDS = "*voice"
     OCTETS = "*data"
     UNITS = "*sms"
+
+
+# Units by the names the config (Quota), the store and the API use
+UNIT_NAMES = {Unit.SECONDS: "seconds", Unit.OCTETS: "octets", Unit.UNITS: "units"}
+UNITS_BY_NAME = {name: unit for unit, name in UNIT_NAMES.items()}
+
+
+def quota_of(quota: Quota, unit: Unit) -> int:
+    amount: int = getattr(quota, UNIT_NAMES[unit])
+    return amount
 
 
 @dataclass(frozen=True, slots=True)

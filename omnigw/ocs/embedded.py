@@ -12,27 +12,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import insert, select, update
 
 from omnigw.config import Quota
 from omnigw.ocs.charge import (
     CREDIT_LIMIT_REACHED,
+    UNIT_NAMES,
+    UNITS_BY_NAME,
     USER_UNKNOWN,
     Charge,
     Grant,
     OcsError,
     Unit,
+    quota_of,
 )
 from omnigw.ocs.models import Balance
 from omnigw.store.base import utcnow
 from omnigw.store.engine import SessionFactory
 
 log = logging.getLogger("omnigw.ocs.embedded")
-
-UNIT_NAMES = {Unit.SECONDS: "seconds", Unit.OCTETS: "octets", Unit.UNITS: "units"}
-UNITS_BY_NAME = {name: unit for unit, name in UNIT_NAMES.items()}
 
 
 @dataclass(slots=True)
@@ -45,11 +45,7 @@ class Reservation:
 class EmbeddedOcs:
     def __init__(self, sessions: SessionFactory, default_quota: Quota, interval: float = 0.05):
         self._sessions = sessions
-        self._default = {
-            Unit.SECONDS: default_quota.seconds,
-            Unit.OCTETS: default_quota.octets,
-            Unit.UNITS: default_quota.units,
-        }
+        self._default = default_quota
         self._interval = interval
         self._balances: dict[str, dict[Unit, int]] = {}
         self._reserved: dict[tuple[str, Unit], int] = {}
@@ -85,10 +81,7 @@ class EmbeddedOcs:
 
     async def debit(self, charge: Charge) -> Grant:
         grant = self._reserve(charge)
-        self._commit(
-            Charge(charge.key, charge.session_id, charge.request_id, charge.account,
-                   charge.unit, None, grant.amount, charge.at)
-        )  # fmt: skip
+        self._commit(replace(charge, requested=None, used=grant.amount))
         return grant
 
     def _account(self, account: str) -> dict[Unit, int]:
@@ -101,7 +94,11 @@ class EmbeddedOcs:
         balances = self._account(charge.account)
         if charge.requested == 0:
             return Grant(0)
-        wanted = charge.requested if charge.requested is not None else self._default[charge.unit]
+        wanted = (
+            charge.requested
+            if charge.requested is not None
+            else quota_of(self._default, charge.unit)
+        )
         key = (charge.account, charge.unit)
         available = balances.get(charge.unit, 0) - self._reserved.get(key, 0)
         amount = min(wanted, available)

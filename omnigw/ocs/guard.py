@@ -25,7 +25,16 @@ from sqlalchemy import delete, func, select, update
 
 from omnigw.config import FailurePolicy
 from omnigw.ocs.cgrates import CgratesOcs
-from omnigw.ocs.charge import UNABLE_TO_COMPLY, Charge, Grant, OcsError, OcsUnavailable, Unit
+from omnigw.ocs.charge import (
+    UNABLE_TO_COMPLY,
+    UNIT_NAMES,
+    UNITS_BY_NAME,
+    Charge,
+    Grant,
+    OcsError,
+    OcsUnavailable,
+    quota_of,
+)
 from omnigw.ocs.metrics import BREAKER_OPEN, FALLBACK_GRANTS, UNREPORTED
 from omnigw.ocs.models import UnreportedUsage
 from omnigw.store.engine import SessionFactory
@@ -79,11 +88,6 @@ class GuardedOcs:
         self._policy = policy
         self._sessions = sessions
         self.breaker = Breaker(policy.breaker_failures, policy.breaker_reset_seconds)
-        self._fallback = {
-            Unit.SECONDS: policy.fallback_quota.seconds,
-            Unit.OCTETS: policy.fallback_quota.octets,
-            Unit.UNITS: policy.fallback_quota.units,
-        }
         self._offline: set[str] = set()
         self._generation: dict[str, int] = {}  # charge key -> times reopened
         self._unreported = 0  # records in the store waiting for the OCS
@@ -126,7 +130,7 @@ class GuardedOcs:
 
     async def update(self, charge: Charge) -> Grant:
         if charge.key in self._offline:
-            await self._keep(charge, "usage")
+            await self._keep((charge, "usage"))
             if charge.requested == 0:
                 return Grant(0)
             generation = self._generation.get(charge.key, 0) + 1
@@ -145,8 +149,7 @@ class GuardedOcs:
         try:
             return await self._attempt(self._backend.update, online)
         except OcsUnavailable as exc:
-            await self._keep(online, "close")
-            await self._keep(charge, "usage")
+            await self._keep((online, "close"), (charge, "usage"))
             self._offline.add(charge.key)
             return self._fall_back(charge, exc)
 
@@ -155,20 +158,21 @@ class GuardedOcs:
         self._generation.pop(charge.key, None)
         if charge.key in self._offline:
             self._offline.discard(charge.key)
-            await self._keep(charge, "usage")
+            await self._keep((charge, "usage"))
             return
         try:
             await self._attempt(self._backend.terminate, online)
         except OcsUnavailable:
-            await self._keep(online, "close")
-            await self._keep(charge, "usage")  # stored: the client is told it is done
+            await self._keep(
+                (online, "close"), (charge, "usage")
+            )  # stored: the client is told done
 
     async def debit(self, charge: Charge) -> Grant:
         try:
             return await self._attempt(self._backend.debit, charge)
         except OcsUnavailable as exc:
             grant = self._fall_back(charge, exc)
-            await self._keep(replace(charge, used=grant.amount), "usage")
+            await self._keep((replace(charge, used=grant.amount), "usage"))
             return grant
 
     async def _attempt(self, call: Callable[[Charge], Awaitable[T]], charge: Charge) -> T:
@@ -192,34 +196,43 @@ class GuardedOcs:
             raise OcsError(self._policy.result_code, exc.reason)
         self._offline.add(charge.key)
         FALLBACK_GRANTS.inc()
-        wanted = self._fallback[charge.unit]
+        wanted = quota_of(self._policy.fallback_quota, charge.unit)
         if charge.requested is not None:
             wanted = min(wanted, charge.requested)
         return Grant(wanted)
 
     # --- usage the OCS has not taken -----------------------------------------------------
 
-    async def _keep(self, charge: Charge, kind: str) -> None:
-        if kind == "usage" and not charge.used:
+    async def _keep(self, *records: tuple[Charge, str]) -> None:
+        """Store (charge, kind) records in one transaction before the client is answered."""
+        rows = [
+            UnreportedUsage(
+                kind=kind, request_id=f"{charge.request_id}:{kind}", charge_key=charge.key,
+                session_id=charge.session_id, account=charge.account,
+                unit=UNIT_NAMES[charge.unit], used=charge.used if kind == "usage" else 0,
+                rating_group=charge.rating_group, at=charge.at,
+            )
+            for charge, kind in records
+            if kind != "usage" or charge.used
+        ]  # fmt: skip
+        if not rows:
             return
-        row = UnreportedUsage(
-            kind=kind, request_id=f"{charge.request_id}:{kind}", charge_key=charge.key,
-            session_id=charge.session_id, account=charge.account, unit=charge.unit.name,
-            used=charge.used if kind == "usage" else 0, rating_group=charge.rating_group,
-            at=charge.at,
-        )  # fmt: skip
         try:
             async with self._sessions.begin() as s:
-                exists = await s.scalar(
-                    select(UnreportedUsage.id).where(UnreportedUsage.request_id == row.request_id)
+                known = set(
+                    await s.scalars(
+                        select(UnreportedUsage.request_id).where(
+                            UnreportedUsage.request_id.in_([r.request_id for r in rows])
+                        )
+                    )
                 )
-                if exists is None:  # a retransmitted request is kept once
-                    s.add(row)
+                new = [r for r in rows if r.request_id not in known]  # a retransmission: once
+                s.add_all(new)
         except Exception as exc:
             log.exception("cannot keep unreported usage")
             raise OcsError(UNABLE_TO_COMPLY, "usage could not be stored") from exc
-        if exists is None:
-            self._unreported += 1
+        if new:
+            self._unreported += len(new)
             UNREPORTED.set(self._unreported)
             self._queued.set()
 
@@ -258,7 +271,7 @@ class GuardedOcs:
         for row in rows:
             charge = Charge(
                 key=row.charge_key, session_id=row.session_id, request_id=row.request_id,
-                account=row.account, unit=Unit[row.unit], requested=None, used=row.used,
+                account=row.account, unit=UNITS_BY_NAME[row.unit], requested=None, used=row.used,
                 at=row.at, rating_group=row.rating_group,
             )  # fmt: skip
             call = self._backend.report if row.kind == "usage" else self._backend.terminate
