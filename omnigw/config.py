@@ -166,7 +166,7 @@ class GyConfig(Section):
 
     service_context_suffix: str = "32251@3gpp.org"  # PS charging; others get 5004
     # Which Subscription-Id names the charging account, taken as it comes.
-    account_from: Literal["e164", "imsi", "first"] = "e164"
+    account_from: Literal["e164", "imsi", "first", "crm"] = "e164"
     validity_seconds: int = Field(default=1800, ge=0)  # Validity-Time on every grant; 0: none
     threshold_percent: int = Field(default=20, ge=0, lt=100)  # re-authorise at this share left
     # A session with no CCR for this long is terminated towards the OCS and reported.
@@ -230,17 +230,69 @@ class FailurePolicy(Section):
     breaker_reset_seconds: float = Field(default=10.0, gt=0)  # then one trial call
 
 
+class Topup(Section):
+    """What an embedded-backend action adds to an account (CGRateS keeps its own Actions)."""
+
+    seconds: int = Field(default=0, ge=0)
+    octets: int = Field(default=0, ge=0)
+    units: int = Field(default=0, ge=0)
+    reset: bool = False  # like *topup_reset: replace the balance instead of adding to it
+
+
 class OcsConfig(Section):
     """Charging backend; `embedded` needs nothing, `cgrates` needs its JSON-RPC endpoint."""
 
     backend: Literal["embedded", "cgrates"] = "embedded"
     default_quota: Quota = Quota()  # granted when a client asks without saying how much
+    # Embedded backend only: ActionsId -> top-up, run by provisioning (`Action_<product_slug>`).
+    actions: dict[str, Topup] = Field(default_factory=dict)
     cgrates: CgratesConfig = CgratesConfig()
     on_failure: FailurePolicy = FailurePolicy()
 
 
+StepName = Literal[
+    "create_service", "allocate_inventory", "create_account", "execute_action",
+    "require_service", "suspend_account", "resume_account", "release_inventory",
+    "remove_account", "end_service",
+]  # fmt: skip
+
+
+class WebhookStep(Section):
+    """POST the job's variables to `webhook`; `undo_webhook` is called on rollback."""
+
+    webhook: str = Field(pattern=r"^https?://")
+    undo_webhook: str | None = Field(default=None, pattern=r"^https?://")
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    ignore_errors: bool = False  # a failure is recorded (status 3) and the play goes on
+
+
+class AnsibleStep(Section):
+    """Run a real playbook (the optional `ansible` extra) with the job's variables."""
+
+    ansible: Path
+    timeout_seconds: float = Field(default=300.0, gt=0)
+    ignore_errors: bool = False
+
+
+PlayStep = StepName | WebhookStep | AnsibleStep
+
+
+class SubscriberKey(Section):
+    """Where an identifier lives: the inventory template and which of its two text fields."""
+
+    template: str
+    field: Literal["itemtext1", "itemtext2"]
+
+
 class CrmConfig(Section):
-    """CRM core and provisioning hooks; filled in by the CRM work."""
+    """CRM core and provisioning: plays (added to the built-in ones) and subscriber lookup."""
+
+    plays: dict[str, list[PlayStep]] = Field(default_factory=dict)
+    imsi: SubscriberKey = SubscriberKey(template="SIM Card", field="itemtext2")
+    msisdn: SubscriberKey = SubscriberKey(template="Mobile Number", field="itemtext1")
+    # Full reload of the subscriber index, for changes made by other omnigw instances.
+    index_refresh_seconds: float = Field(default=60.0, gt=0)
+    job_timeout_seconds: float = Field(default=300.0, gt=0)
 
 
 def _default_state_dir() -> Path:

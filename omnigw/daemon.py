@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import uvloop
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -26,9 +27,16 @@ from omnigw.cbc import api as cbc_api
 from omnigw.cbc import inventory
 from omnigw.cbc.areas import Areas
 from omnigw.cbc.service import CbcService
-from omnigw.config import Config, ConfigError, DiameterConfig, load_config
+from omnigw.config import Config, ConfigError, DiameterConfig, OcsConfig, load_config
+from omnigw.crm import api as crm_api
+from omnigw.crm.service import CrmService
+from omnigw.crm_bridge import api as bridge_api
+from omnigw.crm_bridge.jobs import Provisioner
+from omnigw.crm_bridge.plays import Plays
+from omnigw.crm_bridge.steps import Tools
+from omnigw.crm_bridge.subscribers import SubscriberIndex
 from omnigw.diameter.codec import Avp
-from omnigw.diameter.gy import GyApplication
+from omnigw.diameter.gy import AccountResolver, GyApplication
 from omnigw.diameter.node import DiameterNode
 from omnigw.diameter.peer import ORIGIN_HOST, ORIGIN_REALM, Identity, Policy
 from omnigw.identity.service import IdentityService
@@ -55,12 +63,20 @@ def diameter_node(cfg: DiameterConfig, gy: GyApplication) -> DiameterNode:
     return DiameterNode(identity, policy, str(cfg.bind), cfg.port, {4: gy})
 
 
-def gy_application(cfg: DiameterConfig, ocs: Ocs) -> GyApplication:
+def gy_application(
+    cfg: DiameterConfig, ocs: Ocs, resolve: AccountResolver | None = None
+) -> GyApplication:
     origin = [
         Avp.of_text(ORIGIN_HOST, cfg.origin_host),
         Avp.of_text(ORIGIN_REALM, cfg.origin_realm),
     ]
-    return GyApplication(cfg.gy, ocs, origin)
+    return GyApplication(cfg.gy, ocs, origin, resolve)
+
+
+def ansible_vars(cfg: OcsConfig) -> dict[str, object]:
+    """`crm_config` as OmniCRM's playbooks read it (CGRateS host:port of /jsonrpc, tenant)."""
+    netloc = httpx.URL(cfg.cgrates.url).netloc.decode()
+    return {"crm_config": {"ocs": {"cgrates": netloc, "ocsTenant": cfg.cgrates.tenant}}}
 
 
 class StartupError(Exception):
@@ -125,6 +141,8 @@ class Daemon:
         self._context: ApiContext | None = None
         self.cbc: CbcService | None = None
         self.ocs: Ocs | None = None
+        self.subscribers: SubscriberIndex | None = None
+        self.provisioner: Provisioner | None = None
         self.gy: GyApplication | None = None
         self.diameter: DiameterNode | None = None
         self._reload_lock = asyncio.Lock()
@@ -163,20 +181,33 @@ class Daemon:
         if generated is not None:
             _announce_admin_password(cfg, generated)
         sessions = session_factory(self._engine)
-        self.ocs = build_ocs(cfg.ocs, sessions)
+        self.ocs, accounts = build_ocs(cfg.ocs, sessions)
         await self.ocs.start()
+        crm = CrmService(sessions)
+        self.subscribers = SubscriberIndex(cfg.crm, sessions)
+        await self.subscribers.start()
+        crm.listeners.append(self.subscribers.changed)
+        tools = Tools(sessions, accounts, ansible_vars(cfg.ocs))
+        self.provisioner = Provisioner(tools, Plays(cfg.crm), self.subscribers.refresh_service)
+        await self.provisioner.start()
         self.cbc = CbcService(cfg.cbc, sessions)
         await self.cbc.start()
         if cfg.diameter.enabled:
-            self.gy = gy_application(cfg.diameter, self.ocs)
+            crm_lookup = self.subscribers.resolve if cfg.diameter.gy.account_from == "crm" else None
+            self.gy = gy_application(cfg.diameter, self.ocs, crm_lookup)
             await self.gy.start()
             self.diameter = diameter_node(cfg.diameter, self.gy)
             await self.diameter.start()
         self._context = ApiContext(
             identity=identity, settings=cfg.api, readiness={"store": self._store_ready}
         )
-        app = build_app(self._context, [cbc_api.ROUTES, ocs_api.ROUTES])
+        app = build_app(
+            self._context, [cbc_api.ROUTES, ocs_api.ROUTES, crm_api.ROUTES, bridge_api.ROUTES]
+        )
         app[ocs_api.OCS] = self.ocs
+        app[crm_api.CRM] = crm
+        app[bridge_api.PROVISIONER] = self.provisioner
+        app[bridge_api.ACCOUNTS] = accounts
         areas = Areas(cfg.cbc)
         areas.set_stored(await inventory.load(sessions))
         app[cbc_api.SERVICE] = self.cbc
@@ -217,6 +248,7 @@ class Daemon:
                 ("cbc", old.cbc, new.cbc),
                 ("diameter", old.diameter, new.diameter),
                 ("ocs", old.ocs, new.ocs),
+                ("crm", old.crm, new.crm),
             )
             if before != after
         ]
@@ -261,6 +293,10 @@ class Daemon:
             self.gy.drain()  # new Gy sessions go to another server from now on
         if self._api is not None:
             await self._api.stop()
+        if self.provisioner is not None:
+            await self.provisioner.stop(self.cfg.api.drain_grace_seconds)
+        if self.subscribers is not None:
+            await self.subscribers.close()
         if self.diameter is not None:
             await self.diameter.stop()  # DPR to every peer
         if self.gy is not None:

@@ -51,3 +51,9 @@ class TooManyRequests(OmnigwError):
 
 class Unavailable(OmnigwError):
     status = 503
+
+
+class UpstreamFailed(OmnigwError):
+    """A system omnigw depends on (CGRateS, a webhook) refused or failed the operation."""
+
+    status = 502

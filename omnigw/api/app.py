@@ -17,8 +17,9 @@ def build_app(ctx: ApiContext, extra: Iterable[Sequence[Route]] = ()) -> web.App
     """The aiohttp app with every route group registered behind the middleware chain."""
     app = web.Application(
         middlewares=[
-            # OmniCRM clients build URLs like base + '/crm/...', giving '//crm/...'.
-            normalize_path_middleware(append_slash=False, merge_slashes=True),
+            # OmniCRM clients build URLs like base + '/crm/...', giving '//crm/...', and
+            # list some collections with a trailing slash.
+            normalize_path_middleware(append_slash=False, remove_slash=True, merge_slashes=True),
             observe,
             errors,
             authenticate,

@@ -61,6 +61,7 @@ SUCCESS = 2001
 SESSION_WIDE = frozenset({USER_UNKNOWN, END_USER_SERVICE_DENIED})  # fail the whole CCR
 TYPE_NAMES = {t: t.name.lower() for t in RequestType}
 
+# Subscription-Ids -> account; None if none is known; may raise OcsError to refuse one.
 AccountResolver = Callable[[Sequence[tuple[int, str]]], str | None]
 
 
@@ -264,9 +265,9 @@ class GyApplication:
         if kind is RequestType.INITIAL:
             if self._draining:
                 return Cca(TOO_BUSY, [], "shutting down")
-            account = self._resolve(ccr.subscriptions)
-            if account is None:
-                return Cca(USER_UNKNOWN, [], "no Subscription-Id names an account")
+            account = self._account(ccr)
+            if isinstance(account, Cca):
+                return account
             session.account = account
         if kind is RequestType.TERMINATION:
             return await self._terminate(ccr, session)
@@ -331,13 +332,23 @@ class GyApplication:
                                                            "error": str(result)})  # fmt: skip
         return Cca(SUCCESS)
 
+    def _account(self, ccr: Ccr) -> str | Cca:
+        """The charging account, or the answer refusing the subscriber (unknown, barred)."""
+        try:
+            account = self._resolve(ccr.subscriptions)
+        except OcsError as exc:
+            return Cca(exc.result_code, [], exc.reason)
+        if account is None:
+            return Cca(USER_UNKNOWN, [], "no Subscription-Id names an account")
+        return account
+
     async def _event(self, ccr: Ccr) -> Cca:
         if ccr.requested_action not in (None, DIRECT_DEBITING):
             failed = Avp.of_u32(REQUESTED_ACTION, ccr.requested_action)
             return Cca(INVALID_AVP_VALUE, [], "only DIRECT_DEBITING is served", failed)
-        account = self._resolve(ccr.subscriptions)
-        if account is None:
-            return Cca(USER_UNKNOWN, [], "no Subscription-Id names an account")
+        account = self._account(ccr)
+        if isinstance(account, Cca):
+            return account
 
         async def one(service: ServiceRequest) -> ServiceAnswer:
             current = OpenCharge.of(ccr.session_id, service)

@@ -30,7 +30,7 @@ def _embedded(request: web.Request) -> EmbeddedOcs:
 
 async def get_account(request: web.Request) -> web.Response:
     account = request.match_info["account"]
-    balances = _embedded(request).balances(account)
+    balances = _embedded(request).balance_of(account)
     if balances is None:
         raise NotFound(f"no account {account}")
     return json_response({"account": account, "balances": balances})
@@ -43,7 +43,7 @@ async def put_account(request: web.Request) -> web.Response:
     body = await read_body(request, BalancesIn)
     for name, amount in body.model_dump(exclude_none=True).items():
         await ocs.set_balance(account, UNITS_BY_NAME[name], amount)
-    return json_response({"account": account, "balances": ocs.balances(account) or {}})
+    return json_response({"account": account, "balances": ocs.balance_of(account) or {}})
 
 
 ROUTES = [

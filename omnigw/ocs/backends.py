@@ -1,8 +1,9 @@
-"""The configured OCS backend: embedded, or CGRateS behind the failure policy."""
+"""The configured OCS backend (embedded, or CGRateS behind the failure policy) and its accounts."""
 
 from __future__ import annotations
 
 from omnigw.config import OcsConfig
+from omnigw.ocs.accounts import Accounts, CgratesAccounts
 from omnigw.ocs.cgrates import CgratesOcs
 from omnigw.ocs.charge import Ocs
 from omnigw.ocs.embedded import EmbeddedOcs
@@ -10,7 +11,10 @@ from omnigw.ocs.guard import GuardedOcs
 from omnigw.store.engine import SessionFactory
 
 
-def build_ocs(cfg: OcsConfig, sessions: SessionFactory) -> Ocs:
+def build_ocs(cfg: OcsConfig, sessions: SessionFactory) -> tuple[Ocs, Accounts]:
+    """The charging backend and the account administration that goes with it."""
     if cfg.backend == "embedded":
-        return EmbeddedOcs(sessions, cfg.default_quota)
-    return GuardedOcs(CgratesOcs(cfg.cgrates, cfg.default_quota), cfg.on_failure, sessions)
+        embedded = EmbeddedOcs(sessions, cfg.default_quota, actions=cfg.actions)
+        return embedded, embedded
+    cgrates = CgratesOcs(cfg.cgrates, cfg.default_quota)
+    return GuardedOcs(cgrates, cfg.on_failure, sessions), CgratesAccounts(cgrates)

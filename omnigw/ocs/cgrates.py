@@ -81,20 +81,27 @@ class CgratesOcs:
         if self._rpc is not None:
             await self._rpc.close()
 
-    async def _call(self, method: str, params: dict[str, Any]) -> Any:
+    async def call(self, method: str, params: dict[str, Any]) -> Any:
+        """One JSON-RPC call, counted and timed; raises RpcError with CGRateS's own string."""
         assert self._rpc is not None, "start() first"
         started = time.perf_counter()
         try:
             result = await self._rpc.call(method, params)
-        except RpcError as exc:
+        except RpcError:
             CGRATES_CALLS.labels(method, "error").inc()
-            raise OcsError(result_code_of(str(exc)), f"CGRateS {method}: {exc}") from None
+            raise
         except OcsError:
             CGRATES_CALLS.labels(method, "unavailable").inc()
             raise
         CGRATES_CALLS.labels(method, "ok").inc()
         CGRATES_LATENCY.labels(method).observe(time.perf_counter() - started)
         return result
+
+    async def _call(self, method: str, params: dict[str, Any]) -> Any:
+        try:
+            return await self.call(method, params)
+        except RpcError as exc:
+            raise OcsError(result_code_of(str(exc)), f"CGRateS {method}: {exc}") from None
 
     def _args(self, charge: Charge, **event: Any) -> dict[str, Any]:
         """A CGREvent (its fields sit beside the flags, as Go embeds the struct)."""

@@ -14,11 +14,13 @@ import contextlib
 import logging
 from dataclasses import dataclass, replace
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
-from omnigw.config import Quota
+from omnigw.config import Quota, Topup
+from omnigw.ocs.accounts import AccountError, ActionNotFound
 from omnigw.ocs.charge import (
     CREDIT_LIMIT_REACHED,
+    END_USER_SERVICE_DENIED,
     UNIT_NAMES,
     UNITS_BY_NAME,
     USER_UNKNOWN,
@@ -28,7 +30,7 @@ from omnigw.ocs.charge import (
     Unit,
     quota_of,
 )
-from omnigw.ocs.models import Balance
+from omnigw.ocs.models import Account, Balance
 from omnigw.store.base import utcnow
 from omnigw.store.engine import SessionFactory
 
@@ -43,9 +45,17 @@ class Reservation:
 
 
 class EmbeddedOcs:
-    def __init__(self, sessions: SessionFactory, default_quota: Quota, interval: float = 0.05):
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        default_quota: Quota,
+        interval: float = 0.05,
+        actions: dict[str, Topup] | None = None,
+    ):
         self._sessions = sessions
         self._default = default_quota
+        self._actions = actions or {}
+        self._disabled: set[str] = set()
         self._interval = interval
         self._balances: dict[str, dict[Unit, int]] = {}
         self._reserved: dict[tuple[str, Unit], int] = {}
@@ -56,6 +66,10 @@ class EmbeddedOcs:
 
     async def start(self) -> None:
         async with self._sessions() as s:
+            for account in (await s.execute(select(Account))).scalars():
+                self._balances.setdefault(account.account, {})
+                if account.disabled:
+                    self._disabled.add(account.account)
             for row in (await s.execute(select(Balance))).scalars():
                 self._balances.setdefault(row.account, {})[UNITS_BY_NAME[row.unit]] = row.amount
         self._task = asyncio.get_running_loop().create_task(self._write_behind())
@@ -88,6 +102,8 @@ class EmbeddedOcs:
         balances = self._balances.get(account)
         if balances is None:
             raise OcsError(USER_UNKNOWN, f"no account {account}")
+        if account in self._disabled:
+            raise OcsError(END_USER_SERVICE_DENIED, f"account {account} is disabled")
         return balances
 
     def _reserve(self, charge: Charge) -> Grant:
@@ -123,16 +139,65 @@ class EmbeddedOcs:
 
     # --- administration ------------------------------------------------------------------
 
-    def balances(self, account: str) -> dict[str, int] | None:
+    def balance_of(self, account: str) -> dict[str, int] | None:
         balances = self._balances.get(account)
         if balances is None:
             return None
         return {UNIT_NAMES[u]: amount for u, amount in balances.items()}
 
     async def set_balance(self, account: str, unit: Unit, amount: int) -> None:
-        self._balances.setdefault(account, {})[unit] = amount
+        await self.create(account)
+        self._balances[account][unit] = amount
         self._dirty.add((account, unit))
         await self.flush()
+
+    # --- accounts (omnigw.ocs.accounts.Accounts) -------------------------------------------
+
+    async def create(self, account: str) -> bool:
+        if account in self._balances:
+            return False
+        async with self._sessions.begin() as s:
+            await s.execute(insert(Account).values(account=account, disabled=False))
+        self._balances[account] = {}
+        return True
+
+    async def remove(self, account: str) -> None:
+        if self._balances.pop(account, None) is None:
+            return
+        self._disabled.discard(account)
+        self._dirty = {(a, u) for a, u in self._dirty if a != account}
+        async with self._sessions.begin() as s:
+            await s.execute(delete(Balance).where(Balance.account == account))
+            await s.execute(delete(Account).where(Account.account == account))
+
+    async def set_disabled(self, account: str, disabled: bool) -> None:
+        if account not in self._balances:
+            raise AccountError(f"no embedded account {account}")
+        async with self._sessions.begin() as s:
+            await s.execute(
+                update(Account).where(Account.account == account).values(disabled=disabled)
+            )
+        (self._disabled.add if disabled else self._disabled.discard)(account)
+
+    async def execute_action(self, account: str, actions_id: str) -> None:
+        topup = self._actions.get(actions_id)
+        if topup is None:
+            raise ActionNotFound(
+                f"action {actions_id} not found (embedded backend: define it under ocs.actions)"
+            )
+        balances = self._balances.get(account)
+        if balances is None:
+            raise AccountError(f"no embedded account {account}")
+        for unit in Unit:
+            amount = getattr(topup, UNIT_NAMES[unit])
+            if amount or topup.reset:
+                balances[unit] = amount if topup.reset else balances.get(unit, 0) + amount
+                self._dirty.add((account, unit))
+        await self.flush()
+
+    async def balances(self, account: str) -> dict[str, float] | None:
+        held = self.balance_of(account)
+        return None if held is None else {name: float(v) for name, v in held.items()}
 
     # --- persistence ---------------------------------------------------------------------
 

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy import BigInteger, Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from omnigw.store.base import Base, UtcDateTime, utcnow
+
+
+class Account(Base):
+    """An embedded-backend account; it exists (and may be disabled) with or without balances."""
+
+    __tablename__ = "ocs_accounts"
+
+    account: Mapped[str] = mapped_column(String(128), primary_key=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class Balance(Base):

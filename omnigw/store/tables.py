@@ -1,10 +1,11 @@
 """Imports every domain's table module so `Base.metadata` is complete for Alembic."""
 
 from omnigw.cbc import models as cbc_models
+from omnigw.crm import models as crm_models
 from omnigw.identity import models as identity_models
 from omnigw.ocs import models as ocs_models
 from omnigw.store.base import Base
 
 metadata = Base.metadata
 
-__all__ = ["cbc_models", "identity_models", "metadata", "ocs_models"]
+__all__ = ["cbc_models", "crm_models", "identity_models", "metadata", "ocs_models"]

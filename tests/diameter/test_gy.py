@@ -69,7 +69,7 @@ async def test_session_initial_update_termination_charges_what_was_used(ocs: Emb
     assert cca.multiple_services_credit_control[0].granted_service_unit.cc_total_octets == 5 * MB
     cca, _ = await _ask(app, ccr("s1", T, 2, mscc(10, used=2 * MB)))
     assert cca.result_code == 2001
-    assert ocs.balances("4911") == {"octets": 95 * MB}
+    assert ocs.balance_of("4911") == {"octets": 95 * MB}
     assert "s1" not in app.sessions
 
 
@@ -144,7 +144,7 @@ async def test_retransmission_replays_the_answer_and_charges_once(ocs: EmbeddedO
     # A repeated termination is answered again, and charges nothing more.
     cca, _ = await _ask(app, ccr("s1", T, 2, mscc(10, used=0)))
     assert cca.result_code == 2001
-    assert ocs.balances("4911") == {"octets": 97 * MB}
+    assert ocs.balance_of("4911") == {"octets": 97 * MB}
 
 
 class GatedOcs:
@@ -184,7 +184,7 @@ async def test_repeat_while_the_original_is_charging_waits_for_it(ocs: EmbeddedO
     first, second = await asyncio.gather(original, repeat)
     assert second.avps == first.avps
     assert gated.updates == 1
-    assert ocs.balances("4911") == {"octets": 99 * MB}
+    assert ocs.balance_of("4911") == {"octets": 99 * MB}
 
 
 async def test_idle_sessions_are_terminated_and_reported(ocs: EmbeddedOcs) -> None:
@@ -221,6 +221,6 @@ async def test_event_direct_debiting(ocs: EmbeddedOcs) -> None:
     assert cca.multiple_services_credit_control[0].granted_service_unit.cc_total_octets == MB
     again, _ = await _ask(app, ccr("e1", E, 0, mscc(30, rsu=MB), requested_action=0))
     assert again.result_code == 2001
-    assert ocs.balances("4911") == {"octets": 99 * MB}  # the repeat was not debited
+    assert ocs.balance_of("4911") == {"octets": 99 * MB}  # the repeat was not debited
     refused, _ = await _ask(app, ccr("e2", E, 0, mscc(30, rsu=MB), requested_action=3))
     assert refused.result_code == 5004

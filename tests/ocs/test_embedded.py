@@ -35,7 +35,7 @@ async def test_reserve_commit_release_and_persist(engine: AsyncEngine) -> None:
 
     again = EmbeddedOcs(sessions, Quota())
     await again.start()
-    assert again.balances("a1") == {"seconds": 150}
+    assert again.balance_of("a1") == {"seconds": 150}
     await again.close()
 
 

@@ -47,6 +47,16 @@ EVENT_KNOWN = EVENT_REQUIRED | {
     "LastUsed", "InitialOriginID",
 }  # fmt: skip
 TORS = {"*voice", "*data", "*sms"}
+# APIer methods provisioning uses: (required fields, every field CGRateS knows)
+APIER = {
+    "APIerSv2.SetAccount": ({"Tenant", "Account"}, {
+        "Tenant", "Account", "ActionPlanIDs", "ActionPlansOverwrite", "ActionTriggerIDs",
+        "ActionTriggerOverwrite", "ExtraOptions", "ReloadScheduler"}),
+    "APIerSv1.RemoveAccount": ({"Tenant", "Account"}, {"Tenant", "Account", "ReloadScheduler"}),
+    "APIerSv1.ExecuteAction": ({"Tenant", "Account", "ActionsId"},
+                               {"Tenant", "Account", "ActionsId"}),
+    "APIerSv2.GetAccount": ({"Tenant", "Account"}, {"Tenant", "Account"}),
+}  # fmt: skip
 
 
 class CgrError(Exception):
@@ -70,6 +80,7 @@ class State:
     calls: Counter[str] = field(default_factory=Counter)
     cache: dict[tuple[str, str], Any] = field(default_factory=dict)  # (method, ID) -> reply
     lost: dict[str, int] = field(default_factory=Counter)  # account -> debited, lost in crashes
+    actions: dict[str, dict[str, int]] = field(default_factory=dict)  # ActionsId -> ToR: units
 
     def balance(self, account: str, tor: str) -> int:
         return self.accounts[account].get(tor, 0)
@@ -121,7 +132,59 @@ class Cgrates:
 
     # --- the methods ---------------------------------------------------------------------
 
+    def add_action(self, actions_id: str, tor: str, units: int) -> None:
+        """Like APIerSv1.SetActions with one *topup of `units` on `tor`."""
+        self.state.actions.setdefault(actions_id, {})[tor] = units
+
+    def _apier(self, method: str, params: Any) -> Any:
+        if not isinstance(params, list) or len(params) != 1 or not isinstance(params[0], dict):
+            raise CgrError("params must be a list of one object")
+        args: dict[str, Any] = params[0]
+        required, known = APIER[method]
+        unknown = set(args) - known
+        if unknown:
+            raise CgrError(f"json: unknown field {sorted(unknown)[0]!r}")
+        missing = sorted(k for k in required if not args.get(k))
+        if missing:
+            raise CgrError(f"MANDATORY_IE_MISSING: [{missing[0]}]")
+        account, accounts = args["Account"], self.state.accounts
+        if method == "APIerSv2.SetAccount":
+            options = args.get("ExtraOptions") or {}
+            if set(options) - {"AllowNegative", "Disabled"} or not all(
+                isinstance(v, bool) for v in options.values()
+            ):
+                raise CgrError("ExtraOptions: only AllowNegative and Disabled, as booleans")
+            accounts.setdefault(account, {})
+            if options.get("Disabled"):
+                self.state.disabled.add(account)
+            else:
+                self.state.disabled.discard(account)
+            return "OK"
+        if account not in accounts:
+            raise CgrError("NOT_FOUND")
+        if method == "APIerSv1.RemoveAccount":
+            del accounts[account]
+            self.state.disabled.discard(account)
+            return "OK"
+        if method == "APIerSv1.ExecuteAction":
+            action = self.state.actions.get(args["ActionsId"])
+            if action is None:
+                raise CgrError("NOT_FOUND")
+            for tor, units in action.items():
+                accounts[account][tor] = accounts[account].get(tor, 0) + units
+            return "OK"
+        balances = {
+            tor: [{"Uuid": f"{account}-{tor}", "ID": "*default", "Value": value, "Weight": 10}]
+            for tor, value in accounts[account].items()
+        }
+        return {"ID": f"{args['Tenant']}:{account}", "BalanceMap": balances,
+                "UnitCounters": None, "ActionTriggers": None, "AllowNegative": False,
+                "Disabled": account in self.state.disabled}  # fmt: skip
+
     def call(self, method: str, params: Any) -> Any:
+        if method in APIER:
+            self.state.calls[method] += 1
+            return self._apier(method, params)
         args = _check(method, params)
         self.state.calls[method] += 1
         cache_key = (method, args["ID"])
