@@ -31,7 +31,7 @@ class Crm:
     async def call(self, method: str, path: str, body: Any = None, status: int = 200,
                    headers: dict[str, str] | None = None) -> Any:  # fmt: skip
         response = await self.client.request(
-            method, path, json=body, headers=headers or self.headers
+            method, path, json=body, headers=self.headers if headers is None else headers
         )
         payload = await response.json()
         assert response.status == status, payload

@@ -24,6 +24,7 @@ from omnigw.crm_bridge.subscribers import SubscriberIndex
 from omnigw.identity.service import IdentityService
 from omnigw.ocs.accounts import Accounts, CgratesAccounts
 from omnigw.ocs.cgrates import CgratesOcs
+from omnigw.ocs.charge import Ocs
 from omnigw.ocs.embedded import EmbeddedOcs
 from omnigw.store.engine import session_factory
 from tests.crm.conftest import Crm, login
@@ -38,6 +39,8 @@ class Bridge(Crm):
     index: SubscriberIndex
     accounts: Accounts
     cgrates: Cgrates | None
+    tools: Tools
+    ocs: Ocs
 
     async def catalogue(self) -> dict[str, Any]:
         """SIM and number templates with stock, a standalone product and an addon."""
@@ -147,7 +150,7 @@ async def bridge(
     admin = await login(identity, "admin@example.com", "admin")
     noc = await login(identity, "noc@example.com", "noc")
     try:
-        yield Bridge(client, crm, admin, noc, provisioner, index, accounts, cgrates)
+        yield Bridge(client, crm, admin, noc, provisioner, index, accounts, cgrates, tools, backend)
     finally:
         await client.close()
         await provisioner.stop(5)
