@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -439,6 +440,12 @@ class Webhook:
         return await self._post(self.spec.undo_webhook, job, tools)
 
 
+def _ansible_playbook() -> str:
+    """The one installed beside omnigw (the `ansible` extra) before any on PATH."""
+    beside = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    return beside if os.path.exists(beside) else "ansible-playbook"
+
+
 class AnsiblePlaybook:
     """A real playbook, as OmniCRM runs them; it rolls itself back with `rescue`."""
 
@@ -455,8 +462,10 @@ class AnsiblePlaybook:
             json.dump(variables, handle, default=str)
         try:
             proc = await asyncio.create_subprocess_exec(
-                "ansible-playbook", "-i", "localhost,", "-c", "local",
+                _ansible_playbook(), "-i", "localhost,", "-c", "local",
                 "-e", f"@{handle.name}", str(self.spec.ansible),
+                # Local modules run under omnigw's own Python, not whatever discovery finds.
+                "-e", f"ansible_python_interpreter={sys.executable}",
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
                 env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "0"},
             )  # fmt: skip
