@@ -16,7 +16,6 @@ import asyncio
 import gc
 import itertools
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -28,6 +27,7 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.measure import cpu_and_rss
 from omnigw.config import CgratesConfig, FailurePolicy, GyConfig, Quota
 from omnigw.diameter.ccr import (
     AUTH_APPLICATION_ID,
@@ -236,16 +236,6 @@ async def load(port: int, seconds: float, concurrency: int) -> dict[str, float]:
             "p99": q[98] * 1000, "failures": failures}  # fmt: skip
 
 
-def _cpu_and_rss(pid: int) -> tuple[float, float]:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    rss = 0.0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            rss = int(line.split()[1]) / 1024
-    return cpu, rss
-
-
 async def spawn(*args: str) -> asyncio.subprocess.Process:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, *args, stdout=asyncio.subprocess.PIPE, cwd=Path(__file__).parents[1]
@@ -259,9 +249,9 @@ async def measure(name: str, server_args: list[str], seconds: float, concurrency
                   port: int) -> dict[str, object]:  # fmt: skip
     server = await spawn(*server_args)
     try:
-        cpu0, _ = _cpu_and_rss(server.pid)
+        cpu0, _ = cpu_and_rss(server.pid)
         result = await load(port, seconds, concurrency)
-        cpu1, rss = _cpu_and_rss(server.pid)
+        cpu1, rss = cpu_and_rss(server.pid)
     finally:
         server.terminate()
         await server.wait()
@@ -285,7 +275,7 @@ async def main(seconds: float, concurrency: int, skip_python_diameter: bool) -> 
             [__file__, "--serve", "omnigw", "--port", str(port), "--cgrates", str(cgrates_port)],
             seconds, concurrency, port,
         ))  # fmt: skip
-        stub_cpu, stub_rss = _cpu_and_rss(stub.pid)
+        stub_cpu, stub_rss = cpu_and_rss(stub.pid)
     finally:
         stub.terminate()
         await stub.wait()

@@ -14,11 +14,13 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -215,3 +217,13 @@ class Activity(Base):
     action: Mapped[str] = mapped_column(String(16))  # create | update | delete | ...
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+# `search` is a case-insensitive prefix match on lower(column): these serve it.
+SEARCH_INDEXES = [
+    Index(f"ix_{table.__tablename__}_{column}_lower", func.lower(getattr(table, column)))
+    for table, column in (
+        (Customer, "customer_name"), (Customer, "customer_email"), (Customer, "customer_phone"),
+        (Service, "service_name"), (InventoryItem, "itemtext1"), (InventoryItem, "itemtext2"),
+    )
+]  # fmt: skip

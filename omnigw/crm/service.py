@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,6 +68,15 @@ def _parse(res: Resource, name: str, raw: str) -> Any:
     return raw
 
 
+def _starts_with(column: Any, prefix: str) -> ColumnElement[bool]:
+    """Case-insensitive prefix match that an index on lower(column) can serve: the range
+    narrows through the index, LIKE (escaped) keeps the answer exact under any collation."""
+    low = func.lower(column)
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return and_(low >= prefix, low < upper, low.like(escaped + "%", escape="\\"))
+
+
 def _int_param(query: Mapping[str, str], name: str, default: int, high: int) -> int:
     raw = query.get(name)
     if raw is None:
@@ -98,12 +107,9 @@ class CrmService:
         for name in res.filters:
             if name in query:
                 stmt = stmt.where(getattr(res.table, name) == _parse(res, name, query[name]))
-        text = query.get("search", "").strip()
+        text = query.get("search", "").strip().lower()
         if text:
-            pattern = f"%{text.lower()}%"
-            stmt = stmt.where(
-                or_(*(func.lower(getattr(res.table, c)).like(pattern) for c in res.search))
-            )
+            stmt = stmt.where(or_(*(_starts_with(getattr(res.table, c), text) for c in res.search)))
         return stmt
 
     async def find(

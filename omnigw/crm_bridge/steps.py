@@ -192,24 +192,35 @@ class AllocateInventory:
     async def _take(
         session: AsyncSession, template_id: int, item_id: int | None, service: Service
     ) -> int | None:
-        """Claim the item only if it is still available (a concurrent job may race us)."""
-        if item_id is None:
-            item_id = await session.scalar(
-                select(InventoryItem.inventory_id)
-                .where(InventoryItem.inventory_template_id == template_id,
+        """Claim the item only if it is still available; a concurrent job may win a race for
+        the first free one, and then the next free one is tried."""
+        chosen = item_id is not None
+        after = 0
+        while True:
+            if not chosen:
+                item_id = await session.scalar(
+                    select(InventoryItem.inventory_id)
+                    .where(InventoryItem.inventory_template_id == template_id,
+                           InventoryItem.item_status == "available",
+                           InventoryItem.inventory_id > after)
+                    .order_by(InventoryItem.inventory_id)
+                    .limit(1)
+                )  # fmt: skip
+                if item_id is None:
+                    return None
+            result = await session.execute(
+                update(InventoryItem)
+                .where(InventoryItem.inventory_id == item_id,
                        InventoryItem.item_status == "available")
-                .order_by(InventoryItem.inventory_id)
-                .limit(1)
+                .values(item_status="allocated", service_id=service.service_id,
+                        customer_id=service.customer_id, last_modified=utcnow())
             )  # fmt: skip
-            if item_id is None:
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                return item_id
+            if chosen:
                 return None
-        result = await session.execute(
-            update(InventoryItem)
-            .where(InventoryItem.inventory_id == item_id, InventoryItem.item_status == "available")
-            .values(item_status="allocated", service_id=service.service_id,
-                    customer_id=service.customer_id, last_modified=utcnow())
-        )  # fmt: skip
-        return item_id if result.rowcount == 1 else None  # type: ignore[attr-defined]
+            assert item_id is not None
+            after = item_id
 
     async def undo(self, job: Job, tools: Tools) -> str:
         ids = job.made.get("allocated", [])

@@ -12,7 +12,12 @@ error when the balance is empty; "ACCOUNT_NOT_FOUND" / "ACCOUNT_DISABLED";
 UpdateSession of an unknown session creates one, TerminateSession of an unknown
 session charges its usage one-shot; sessions are lost on restart, accounts kept.
 
+It also takes the APIer calls provisioning makes (SetAccount, RemoveAccount,
+ExecuteAction of actions added with `add_action`, GetAccount) with the same
+strictness.
+
     python -m tests.support.cgrates --port 2012 [--http-port 2080] [--account 4911=10000000:*data]
+                                    [--action Action_plan=1000000:*data]
 """
 
 from __future__ import annotations
@@ -321,12 +326,18 @@ class Cgrates:
         await self.start(self.port, self.http_port)
 
 
-async def _main(port: int, http_port: int, accounts: list[str]) -> None:
+def _spec(text: str) -> tuple[str, str, int]:
+    name, rest = text.split("=")
+    amount, tor = rest.split(":")
+    return name, tor, int(amount)
+
+
+async def _main(port: int, http_port: int, accounts: list[str], actions: list[str]) -> None:
     cgrates = Cgrates()
     for spec in accounts:
-        account, rest = spec.split("=")
-        amount, tor = rest.split(":")
-        cgrates.add_account(account, tor, int(amount))
+        cgrates.add_account(*_spec(spec))
+    for spec in actions:
+        cgrates.add_action(*_spec(spec))
     await cgrates.start(port, http_port)
     print(json.dumps({"port": cgrates.port, "http_port": cgrates.http_port}), flush=True)
     await asyncio.Event().wait()
@@ -337,7 +348,8 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--http-port", type=int, default=0)
     parser.add_argument("--account", action="append", default=[], help="NAME=AMOUNT:TOR")
+    parser.add_argument("--action", action="append", default=[], help="ACTIONS_ID=UNITS:TOR")
     args = parser.parse_args()
     import uvloop
 
-    uvloop.run(_main(args.port, args.http_port, args.account))
+    uvloop.run(_main(args.port, args.http_port, args.account, args.action))

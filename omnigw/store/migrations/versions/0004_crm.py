@@ -298,6 +298,13 @@ def upgrade() -> None:
             batch_op.f("ix_crm_inventory_items_service_id"), ["service_id"], unique=False
         )
 
+    for table, column in (
+        ("crm_customers", "customer_name"), ("crm_customers", "customer_email"),
+        ("crm_customers", "customer_phone"), ("crm_services", "service_name"),
+        ("crm_inventory_items", "itemtext1"), ("crm_inventory_items", "itemtext2"),
+    ):  # fmt: skip
+        op.create_index(f"ix_{table}_{column}_lower", table, [sa.text(f"lower({column})")])
+
 
 def downgrade() -> None:
     with op.batch_alter_table("crm_inventory_items", schema=None) as batch_op:
