@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import os
 import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.measure import percentile_ms
 from omnigw.api.app import ApiServer, build_app
 from omnigw.api.context import ApiContext
 from omnigw.config import ApiConfig
@@ -35,10 +35,6 @@ from omnigw.store.migrate import upgrade
 from tests.support.ports import free_port
 
 PASSWORD = "benchmark-password"
-
-
-def _percentile(samples: list[float], q: float) -> float:
-    return statistics.quantiles(samples, n=100, method="inclusive")[int(q) - 1]
 
 
 async def _drive(url: str, headers: dict[str, str], total: int, concurrency: int) -> list[float]:
@@ -63,8 +59,8 @@ async def _drive(url: str, headers: dict[str, str], total: int, concurrency: int
 def _report(name: str, latencies: list[float], wall: float) -> None:
     print(
         f"{name:<22} {len(latencies) / wall:>9.0f} req/s   "
-        f"p50 {_percentile(latencies, 50) * 1000:6.2f} ms   "
-        f"p99 {_percentile(latencies, 99) * 1000:6.2f} ms"
+        f"p50 {percentile_ms(latencies, 50):6.2f} ms   "
+        f"p99 {percentile_ms(latencies, 99):6.2f} ms"
     )
 
 
@@ -99,8 +95,8 @@ async def main(requests: int, concurrency: int) -> None:
                 logins.append(time.perf_counter() - started)
         print(
             f"{'login (argon2id)':<22} {len(logins) / sum(logins):>9.1f} req/s   "
-            f"p50 {_percentile(logins, 50) * 1000:6.2f} ms   "
-            f"p99 {_percentile(logins, 99) * 1000:6.2f} ms"
+            f"p50 {percentile_ms(logins, 50):6.2f} ms   "
+            f"p99 {percentile_ms(logins, 99):6.2f} ms"
         )
         _, key = await identity.create_api_key("bench@x.org", "bench", None, None)
         for name, headers in (

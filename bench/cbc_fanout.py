@@ -16,7 +16,6 @@ import asyncio
 import gc
 import json
 import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.measure import percentile_ms
 from omnigw.api.app import ApiServer, build_app
 from omnigw.api.context import ApiContext
 from omnigw.cbc import api as cbc_api
@@ -40,10 +40,6 @@ from omnigw.sim.bsc import fleet_address
 from omnigw.store.engine import create_engine, session_factory
 from omnigw.store.migrate import upgrade
 from tests.support.ports import free_port
-
-
-def pct(samples: list[float], q: int) -> float:
-    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1] * 1000
 
 
 async def main(bscs: int, cells: int, alerts: int, gap: float) -> None:
@@ -107,7 +103,8 @@ async def main(bscs: int, cells: int, alerts: int, gap: float) -> None:
     cpu_children = children.ru_utime + children.ru_stime
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     for name, samples in (("API accept latency", accept), ("accept -> all COMPLETE", fanout)):
-        print(f"{name:<26} p50 {pct(samples, 50):7.1f} ms   p99 {pct(samples, 99):7.1f} ms")
+        p50, p99 = percentile_ms(samples, 50), percentile_ms(samples, 99)
+        print(f"{name:<26} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms")
     print(f"CPU: omnigw {cpu:.1f} s; the BSC fleet and the API client {cpu_children:.1f} s")
     print(f"peak RSS: omnigw {rss:.0f} MiB; largest child {children.ru_maxrss / 1024:.0f} MiB")
     await server.stop()

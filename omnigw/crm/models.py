@@ -29,7 +29,14 @@ from omnigw.store.base import Base, UtcDateTime, utcnow
 Money = Numeric(14, 4, asdecimal=False)
 
 
-class Customer(Base):
+class Stamped:
+    """When a row was made and last changed (OmniCRM's `created` / `last_modified`)."""
+
+    created: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_modified: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Customer(Stamped, Base):
     __tablename__ = "crm_customers"
 
     customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -39,11 +46,9 @@ class Customer(Base):
     customer_email: Mapped[str | None] = mapped_column(String(320), nullable=True, index=True)
     customer_phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    last_modified: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
-class Contact(Base):
+class Contact(Stamped, Base):
     __tablename__ = "crm_contacts"
 
     contact_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -55,11 +60,9 @@ class Contact(Base):
     contact_lastname: Mapped[str | None] = mapped_column(String(100), nullable=True)
     contact_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     contact_phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    created: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    last_modified: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
-class Site(Base):
+class Site(Stamped, Base):
     __tablename__ = "crm_sites"
 
     site_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -75,11 +78,9 @@ class Site(Base):
     country: Mapped[str | None] = mapped_column(String(100), nullable=True)
     latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
     longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
-    created: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    last_modified: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
-class Product(Base):
+class Product(Stamped, Base):
     """The seed's product guide, field for field (list fields stay strings, as OmniCRM has them)."""
 
     __tablename__ = "crm_products"
@@ -107,11 +108,9 @@ class Product(Base):
     features_list: Mapped[str] = mapped_column(Text, default="")
     auto_renew: Mapped[str] = mapped_column(String(5), default="False")  # "True" | "False"
     customer_can_purchase: Mapped[bool] = mapped_column(Boolean, default=False)
-    created: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    last_modified: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
-class Service(Base):
+class Service(Stamped, Base):
     """A product in use by a customer; `service_uuid` is its charging (CGRateS) account."""
 
     __tablename__ = "crm_services"
@@ -126,11 +125,9 @@ class Service(Base):
     product_id: Mapped[int] = mapped_column(ForeignKey("crm_products.product_id"))
     service_start_date: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     service_end_date: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    created: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    last_modified: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
-class InventoryTemplate(Base):
+class InventoryTemplate(Stamped, Base):
     __tablename__ = "crm_inventory_templates"
 
     inventory_template_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -142,11 +139,9 @@ class InventoryTemplate(Base):
     allow_dropdown_staff: Mapped[bool] = mapped_column(Boolean, default=False)
     allow_dropdown_customer: Mapped[bool] = mapped_column(Boolean, default=False)
     icon: Mapped[str] = mapped_column(String(100), default="")
-    created: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    last_modified: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
-class InventoryItem(Base):
+class InventoryItem(Stamped, Base):
     """One SIM, number, router...; allocated to at most one service at a time."""
 
     __tablename__ = "crm_inventory_items"
@@ -165,8 +160,6 @@ class InventoryItem(Base):
     customer_id: Mapped[int | None] = mapped_column(
         ForeignKey("crm_customers.customer_id"), nullable=True
     )
-    created: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    last_modified: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class ProvisioningJob(Base):

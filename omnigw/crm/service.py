@@ -36,7 +36,7 @@ def row_dict(row: Base) -> dict[str, Any]:
     return out
 
 
-async def log_activity(
+def log_activity(
     session: AsyncSession,
     actor: str,
     entity: str,
@@ -185,7 +185,7 @@ class CrmService:
             session.add(row)
             await self._flush(session, res)
             after = row_dict(row)
-            await log_activity(session, actor, res.name, after[res.id_field], "create", None, after)
+            log_activity(session, actor, res.name, after[res.id_field], "create", None, after)
         self._changed(res)
         return after
 
@@ -212,7 +212,7 @@ class CrmService:
                 row.last_modified = utcnow()  # type: ignore[attr-defined]
             await self._flush(session, res)
             after = row_dict(row)
-            await log_activity(session, actor, res.name, row_id, "update", before, after)
+            log_activity(session, actor, res.name, row_id, "update", before, after)
         self._changed(res)
         return after
 
@@ -228,7 +228,7 @@ class CrmService:
                     raise Conflict(f"{res.name} {row_id} is used by {n} {pin.what}")
             await session.delete(row)
             await self._flush(session, res)
-            await log_activity(session, actor, res.name, row_id, "delete", before, None)
+            log_activity(session, actor, res.name, row_id, "delete", before, None)
         self._changed(res)
 
     @staticmethod

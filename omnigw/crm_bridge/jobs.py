@@ -18,10 +18,10 @@ from sqlalchemy import select, update
 
 from omnigw.crm.models import Customer, Product, ProvisioningJob, ProvisioningStep, Service, Site
 from omnigw.crm.schemas import ProvisionIn
-from omnigw.crm.service import log_activity, row_dict
+from omnigw.crm.service import row_dict
 from omnigw.crm_bridge.metrics import JOB_STEPS, JOBS
 from omnigw.crm_bridge.plays import LIFECYCLE, Plays
-from omnigw.crm_bridge.steps import Job, Step, StepFailed, Tools
+from omnigw.crm_bridge.steps import Job, Step, StepFailed, Tools, set_status
 from omnigw.errors import Conflict, Invalid, NotFound
 from omnigw.store.base import utcnow
 
@@ -193,13 +193,7 @@ class Provisioner:
             await self._finish(job, FAILED, f"{step.name}: {failure}")
             return
         if "service_id" in job.made:  # made by this play: it is live now
-            async with self._sessions.begin() as session:
-                service = await session.get_one(Service, job.made["service_id"])
-                before = row_dict(service)
-                service.service_status = "active"
-                await session.flush()
-                await log_activity(session, job.actor, "service", service.service_id, "update",
-                                   before, row_dict(service))  # fmt: skip
+            await set_status(self._tools, job, "active")
         await self._finish(job, OK, None)
 
     async def _rollback(self, job: Job, done: list[Step]) -> None:

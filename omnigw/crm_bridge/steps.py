@@ -84,7 +84,7 @@ async def _account_of(tools: Tools, job: Job) -> str:
         return (await _service(session, job)).service_uuid
 
 
-async def _set_status(tools: Tools, job: Job, status: str, end: bool = False) -> str:
+async def set_status(tools: Tools, job: Job, status: str, end: bool = False) -> str:
     """Set the service's status; returns the one it had."""
     async with tools.sessions.begin() as session:
         row = await _service(session, job)
@@ -94,7 +94,7 @@ async def _set_status(tools: Tools, job: Job, status: str, end: bool = False) ->
             row.service_end_date = utcnow()
         row.last_modified = utcnow()
         await session.flush()
-        await log_activity(session, job.actor, "service", row.service_id, "update", before,
+        log_activity(session, job.actor, "service", row.service_id, "update", before,
                            row_dict(row))  # fmt: skip
         return str(before["service_status"])
 
@@ -118,7 +118,7 @@ class CreateService:
             )
             session.add(row)
             await session.flush()
-            await log_activity(session, job.actor, "service", row.service_id, "create", None,
+            log_activity(session, job.actor, "service", row.service_id, "create", None,
                                row_dict(row))  # fmt: skip
         job.service_id = job.made["service_id"] = row.service_id
         return f"service {row.service_id} created, account {row.service_uuid}"
@@ -131,7 +131,7 @@ class CreateService:
                 return "service already gone"
             before = row_dict(row)
             await session.delete(row)
-            await log_activity(session, job.actor, "service", before["service_id"], "delete",
+            log_activity(session, job.actor, "service", before["service_id"], "delete",
                                before, None)  # fmt: skip
         return f"service {service_id} removed"
 
@@ -210,11 +210,11 @@ class AllocateInventory:
                     return None
             result = await session.execute(
                 update(InventoryItem)
-                .where(InventoryItem.inventory_id == item_id,
-                       InventoryItem.item_status == "available")
-                .values(item_status="allocated", service_id=service.service_id,
-                        customer_id=service.customer_id, last_modified=utcnow())
-            )  # fmt: skip
+                .where(
+                    InventoryItem.inventory_id == item_id, InventoryItem.item_status == "available"
+                )
+                .values(**_held_by(service))
+            )
             if result.rowcount == 1:  # type: ignore[attr-defined]
                 return item_id
             if chosen:
@@ -226,6 +226,11 @@ class AllocateInventory:
         ids = job.made.get("allocated", [])
         await _release(tools, ids, job.service_id)
         return f"released inventory {ids}" if ids else "nothing was allocated"
+
+
+def _held_by(service: Service) -> dict[str, Any]:
+    return {"item_status": "allocated", "service_id": service.service_id,
+            "customer_id": service.customer_id, "last_modified": utcnow()}  # fmt: skip
 
 
 async def _release(tools: Tools, ids: list[int], service_id: int | None) -> None:
@@ -316,7 +321,7 @@ class SetAccountEnabled:
         account = await _account_of(tools, job)
         await _account_call(tools.accounts.set_disabled(account, not enable))
         status = "active" if enable else "suspended"
-        previous = await _set_status(tools, job, status)
+        previous = await set_status(tools, job, status)
         job.made.setdefault("status_before", previous)
         return f"account {account} {'enabled' if enable else 'disabled'}, service {status}"
 
@@ -354,8 +359,7 @@ class ReleaseInventory:
                 update(InventoryItem)
                 .where(InventoryItem.inventory_id.in_(ids),
                        InventoryItem.item_status == "available")
-                .values(item_status="allocated", service_id=service.service_id,
-                        customer_id=service.customer_id, last_modified=utcnow())
+                .values(**_held_by(service))
             )  # fmt: skip
         return f"re-allocated inventory {ids}"
 
@@ -381,11 +385,11 @@ class EndService:
     ignore_errors = False
 
     async def run(self, job: Job, tools: Tools) -> str:
-        job.made["status_before"] = await _set_status(tools, job, "inactive", end=True)
+        job.made["status_before"] = await set_status(tools, job, "inactive", end=True)
         return f"service {job.service_id} inactive"
 
     async def undo(self, job: Job, tools: Tools) -> str:
-        await _set_status(tools, job, job.made.get("status_before", "active"))
+        await set_status(tools, job, job.made.get("status_before", "active"))
         return f"service {job.service_id} back to {job.made.get('status_before')}"
 
 
