@@ -216,6 +216,9 @@ class CgratesConfig(Section):
     tenant: str = "cgrates.org"
     origin_host: str = "omnigw"  # CGRateS keys sessions by OriginID + OriginHost: keep it fixed
     request_type: str = "*prepaid"
+    # After TerminateSession, send the ended session to CGRateS CDRs (SessionSv1.ProcessCDR),
+    # as CGRateS's own agents do with *cdrs: it is the account's usage history.
+    cdrs: bool = True
 
 
 class FailurePolicy(Section):

@@ -77,7 +77,7 @@ def _starts_with(column: Any, prefix: str) -> ColumnElement[bool]:
     return and_(low >= prefix, low < upper, low.like(escaped + "%", escape="\\"))
 
 
-def _int_param(query: Mapping[str, str], name: str, default: int, high: int) -> int:
+def int_param(query: Mapping[str, str], name: str, default: int, high: int) -> int:
     raw = query.get(name)
     if raw is None:
         return default
@@ -117,8 +117,8 @@ class CrmService:
     ) -> tuple[list[dict[str, Any]], int]:
         """One page of rows matching the filters, and how many match in all."""
         stmt = self._filtered(res, query)
-        page = _int_param(query, "page", 1, 10**9)
-        per_page = _int_param(query, "per_page", DEFAULT_PAGE, MAX_PAGE)
+        page = int_param(query, "page", 1, 10**9)
+        per_page = int_param(query, "per_page", DEFAULT_PAGE, MAX_PAGE)
         sort = query.get("sort", res.id_field)
         if sort not in res.table.__table__.columns:
             raise Invalid(f"sort: {res.name} has no field {sort!r}")
@@ -248,7 +248,7 @@ class CrmService:
             if not query["entity_id"].isdigit():
                 raise Invalid(f"entity_id: expected an integer, got {query['entity_id']!r}")
             stmt = stmt.where(Activity.entity_id == int(query["entity_id"]))
-        limit = _int_param(query, "per_page", 100, MAX_PAGE)
+        limit = int_param(query, "per_page", 100, MAX_PAGE)
         async with self._sessions() as session:
             rows = (await session.execute(stmt.limit(limit))).scalars()
             return [row_dict(r) for r in rows]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from aiohttp import web
 
 from omnigw.api.middleware import principal
@@ -9,6 +11,7 @@ from omnigw.api.routes import Route, json_response, read_body
 from omnigw.crm.api import CRM, ID, row_id
 from omnigw.crm.resources import SERVICE
 from omnigw.crm.schemas import ProvisionIn, ServicePatch
+from omnigw.crm.service import int_param
 from omnigw.crm_bridge.jobs import OK, Provisioner
 from omnigw.errors import Forbidden, NotFound, UpstreamFailed
 from omnigw.identity.permissions import Permission
@@ -79,6 +82,27 @@ async def service_balance(request: web.Request) -> web.Response:
     )
 
 
+async def service_usage(request: web.Request) -> web.Response:
+    """The account's ended charges, newest first (`page`, `per_page` as every CRM list)."""
+    service = await request.app[CRM].get(SERVICE, row_id(request))
+    account = service["service_uuid"]
+    per_page = int_param(request.query, "per_page", 100, 1000)
+    offset = (int_param(request.query, "page", 1, 10**6) - 1) * per_page
+    try:
+        records = await request.app[ACCOUNTS].usage(account, per_page, offset)
+    except AccountError as exc:
+        raise UpstreamFailed(str(exc)) from None
+    if records is None:
+        raise NotFound(f"service {service['service_id']} has no charging account {account}")
+    totals: dict[str, float] = {}
+    for record in records:
+        totals[record.unit] = totals.get(record.unit, 0.0) + record.amount
+    return json_response({
+        "service_id": service["service_id"], "service_uuid": account, "totals": totals,
+        "records": [asdict(r) for r in records],
+    })  # fmt: skip
+
+
 ROUTES = [
     Route("PUT", "/crm/provision", provision, Permission.PROVISION,
           "Provision a product for a customer (runs its provisioning_play)", TAG, ProvisionIn),
@@ -93,4 +117,7 @@ ROUTES = [
           "Deprovision a service", TAG),
     Route("GET", f"/crm/service/{ID}/balance", service_balance, Permission.OCS_READ,
           "The service's balances in the charging backend", TAG),
+    Route("GET", f"/crm/service/{ID}/usage", service_usage, Permission.OCS_READ,
+          "The service's usage records (CGRateS CDRs or the embedded history), newest first; "
+          "totals are of the records on this page", TAG),
 ]  # fmt: skip

@@ -3,11 +3,13 @@
 Provisioning plays call this, never the failure policy: an account operation
 CGRateS cannot take fails the job (and rolls it back) instead of being granted.
 CGRateS's APIer shapes (v0.10 / master): APIerSv2.SetAccount, APIerSv1.RemoveAccount,
-APIerSv1.ExecuteAction, APIerSv2.GetAccount.
+APIerSv1.ExecuteAction, APIerSv2.GetAccount, and APIerSv2.GetCDRs for usage.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from omnigw.ocs.cgrates import NANOS, CgratesOcs
@@ -26,6 +28,18 @@ class ActionNotFound(AccountError):
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    """One ended charge (a CGRateS CDR): what it used, in seconds, octets or units."""
+
+    charge: str  # the charge's OriginID, "<Session-Id>_rg<N>"
+    unit: str
+    amount: float
+    started_at: str | None  # ISO 8601
+    ended_at: str | None = None
+    cost: float | None = None
+
+
 class Accounts(Protocol):
     async def create(self, account: str) -> bool:
         """Make the account (enabled, no balances); False if it already existed."""
@@ -41,9 +55,29 @@ class Accounts(Protocol):
         """Balances by unit name, or None when there is no such account."""
         ...
 
+    async def usage(self, account: str, limit: int, offset: int) -> list[UsageRecord] | None:
+        """The account's ended charges, newest first; None when there is no such account."""
+        ...
+
 
 def _not_found(exc: RpcError) -> bool:
     return "NOT_FOUND" in str(exc)
+
+
+_GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_SECONDS_PER = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def cdr_usage(tor: str, usage: str) -> float:
+    """ExternalCDR.Usage: a Go duration ("1m30s") for *voice, a plain count otherwise."""
+    if tor != "*voice":
+        return float(usage)
+    parts = _GO_DURATION.findall(usage)
+    if not parts or "".join(n + u for n, u in parts) != usage.lstrip("-"):
+        if usage.isdigit():  # some versions give nanoseconds
+            return int(usage) / NANOS
+        raise AccountError(f"CGRateS CDR with an unreadable Usage {usage!r}")
+    return sum(float(n) * _SECONDS_PER[u] for n, u in parts)
 
 
 class CgratesAccounts:
@@ -52,8 +86,11 @@ class CgratesAccounts:
         self._tenant = cgrates.cfg.tenant
 
     async def _call(self, method: str, **params: Any) -> Any:
+        return await self._send(method, {"Tenant": self._tenant, **params})
+
+    async def _send(self, method: str, params: dict[str, Any]) -> Any:
         try:
-            return await self._cgrates.call(method, {"Tenant": self._tenant, **params})
+            return await self._cgrates.call(method, params)
         except OcsError as exc:
             raise AccountError(f"CGRateS unreachable for {method}: {exc.reason}") from None
 
@@ -119,3 +156,27 @@ class CgratesAccounts:
             name = BALANCE_NAMES.get(kind, kind)
             totals[name] = value / NANOS if kind == "*voice" else value
         return totals
+
+    async def usage(self, account: str, limit: int, offset: int) -> list[UsageRecord] | None:
+        if await self._get(account) is None:
+            return None
+        try:
+            cdrs = await self._send("APIerSv2.GetCDRs", {  # utils.RPCCDRsFilter
+                "Tenants": [self._tenant], "Accounts": [account], "OrderBy": "OrderID;desc",
+                "Limit": limit, "Offset": offset,
+            })  # fmt: skip
+        except RpcError as exc:
+            if _not_found(exc):  # CGRateS's answer for "no CDRs"
+                return []
+            raise AccountError(f"APIerSv2.GetCDRs {account}: {exc}") from None
+        return [
+            UsageRecord(
+                charge=cdr.get("OriginID", ""),
+                unit=BALANCE_NAMES.get(cdr.get("ToR", ""), cdr.get("ToR", "")),
+                amount=cdr_usage(cdr.get("ToR", ""), str(cdr.get("Usage", "0"))),
+                started_at=cdr.get("SetupTime") or None,
+                ended_at=None,
+                cost=cdr.get("Cost"),
+            )
+            for cdr in cdrs or []
+        ]

@@ -9,7 +9,9 @@ retries, so CGRateS's response cache can tell a retry from a new request.
 
 from __future__ import annotations
 
+import logging
 import time
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +33,7 @@ from omnigw.ocs.jsonrpc import HttpJsonRpc, JsonRpc, RpcError, TcpJsonRpc
 from omnigw.ocs.metrics import CGRATES_CALLS, CGRATES_LATENCY
 
 NANOS = 1_000_000_000
+log = logging.getLogger("omnigw.ocs.cgrates")
 
 # CGRateS error strings (often prefixed by the subsystem, "RALS_ERROR:...") -> result code
 _ERRORS = (
@@ -172,6 +175,22 @@ class CgratesOcs:
         return self._grant(charge, reply, wanted)
 
     async def terminate(self, charge: Charge) -> None:
+        await self.end_session(charge)
+        if not self.cfg.cdrs:
+            return
+        # CGRateS makes the CDR from the session it has just closed and debits nothing more.
+        cdr = self._args(charge, Usage=_to_cgrates(charge.unit, charge.used))
+        cdr["ID"] = f"{charge.request_id}:cdr"
+        try:
+            await self._call("SessionSv1.ProcessCDR", cdr)
+        except OcsError as exc:
+            # The usage is charged; only its history record is missing. Counted in
+            # omnigw_cgrates_calls_total; never retried, so it cannot be charged twice.
+            log.warning("CGRateS took no CDR for an ended charge",
+                        extra={"charge": charge.key, "reason": exc.reason})  # fmt: skip
+
+    async def end_session(self, charge: Charge) -> None:
+        """TerminateSession alone: what closing a session kept during an outage needs."""
         await self._call(
             "SessionSv1.TerminateSession",
             {
@@ -189,8 +208,13 @@ class CgratesOcs:
         return self._grant(charge, reply, wanted)
 
     async def report(self, charge: Charge) -> None:
-        """Usage the failure policy kept while CGRateS was away, as a CDR (no session)."""
+        """Usage the failure policy kept while CGRateS was away, as a CDR (no session).
+
+        Its OriginID is the record's own id: under the charge's OriginID, CGRateS would
+        take it for the session just closed (its closed-sessions cache) and not rate it.
+        """
+        record = replace(charge, key=charge.request_id)
         await self._call(
             "SessionSv1.ProcessCDR",
-            self._args(charge, Usage=_to_cgrates(charge.unit, charge.used)),
+            self._args(record, Usage=_to_cgrates(charge.unit, charge.used)),
         )

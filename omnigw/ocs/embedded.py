@@ -3,8 +3,9 @@
 Not a rating engine: one unit of quota costs one unit of balance, there are no
 tariffs, bundles or expiry. It exists so `make run` charges something real and
 labs need no CGRateS. Balances live in memory and are written behind to the
-store every few milliseconds; reservations live in memory only (after a
-restart the clients' sessions are unknown anyway and get 5002).
+store every few milliseconds, together with one usage record per ended charge
+(the account's history, as CGRateS keeps CDRs); reservations live in memory
+only (after a restart the clients' sessions are unknown anyway and get 5002).
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from omnigw.config import Quota, Topup
-from omnigw.ocs.accounts import AccountError, ActionNotFound
+from omnigw.ocs.accounts import AccountError, ActionNotFound, UsageRecord
 from omnigw.ocs.charge import (
     CREDIT_LIMIT_REACHED,
     END_USER_SERVICE_DENIED,
@@ -30,7 +34,7 @@ from omnigw.ocs.charge import (
     Unit,
     quota_of,
 )
-from omnigw.ocs.models import Account, Balance
+from omnigw.ocs.models import Account, Balance, Usage
 from omnigw.store.base import utcnow
 from omnigw.store.engine import SessionFactory
 
@@ -38,10 +42,15 @@ log = logging.getLogger("omnigw.ocs.embedded")
 
 
 @dataclass(slots=True)
-class Reservation:
+class OpenCharge:
+    """A charge between its first request and its end: what it holds and has used."""
+
     account: str
     unit: Unit
-    amount: int
+    started: datetime
+    rating_group: int | None
+    held: int = 0
+    used: int = 0
 
 
 class EmbeddedOcs:
@@ -59,8 +68,9 @@ class EmbeddedOcs:
         self._interval = interval
         self._balances: dict[str, dict[Unit, int]] = {}
         self._reserved: dict[tuple[str, Unit], int] = {}
-        self._reservations: dict[str, Reservation] = {}
+        self._charges: dict[str, OpenCharge] = {}
         self._dirty: set[tuple[str, Unit]] = set()
+        self._ended: list[dict[str, Any]] = []  # usage rows not yet stored
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -92,11 +102,33 @@ class EmbeddedOcs:
 
     async def terminate(self, charge: Charge) -> None:
         self._commit(charge)
+        self._end(charge)
 
     async def debit(self, charge: Charge) -> Grant:
         grant = self._reserve(charge)
         self._commit(replace(charge, requested=None, used=grant.amount))
+        self._end(charge)
         return grant
+
+    def _open(self, charge: Charge) -> OpenCharge:
+        state = self._charges.get(charge.key)
+        if state is None:
+            state = self._charges[charge.key] = OpenCharge(
+                charge.account, charge.unit, charge.at, charge.rating_group
+            )
+        return state
+
+    def _end(self, charge: Charge) -> None:
+        """Close the charge; what it used becomes one record of the account's history."""
+        state = self._charges.pop(charge.key, None)
+        if state is None or not state.used:
+            return
+        self._ended.append({
+            "account": state.account, "unit": UNIT_NAMES[state.unit], "amount": state.used,
+            "charge_key": charge.key, "rating_group": state.rating_group,
+            "started_at": state.started, "ended_at": charge.at,
+        })  # fmt: skip
+        self._wake.set()
 
     def _account(self, account: str) -> dict[Unit, int]:
         balances = self._balances.get(account)
@@ -121,19 +153,20 @@ class EmbeddedOcs:
         if amount <= 0:
             raise OcsError(CREDIT_LIMIT_REACHED, f"{charge.account}: no {charge.unit.name} left")
         self._reserved[key] = self._reserved.get(key, 0) + amount
-        self._reservations[charge.key] = Reservation(charge.account, charge.unit, amount)
+        self._open(charge).held = amount
         return Grant(amount, final=amount < wanted)
 
     def _commit(self, charge: Charge) -> None:
         """Take what was used from the balance and release what was held for it."""
-        held = self._reservations.pop(charge.key, None)
-        if held is not None:
-            key = (held.account, held.unit)
-            self._reserved[key] -= held.amount
+        state = self._charges.get(charge.key)
+        if state is not None and state.held:
+            self._reserved[(state.account, state.unit)] -= state.held
+            state.held = 0
         if charge.used:
             balances = self._account(charge.account)
             # A client may overrun its grant a little; the balance then goes below zero.
             balances[charge.unit] = balances.get(charge.unit, 0) - charge.used
+            self._open(charge).used += charge.used
             self._dirty.add((charge.account, charge.unit))
             self._wake.set()
 
@@ -199,6 +232,31 @@ class EmbeddedOcs:
         held = self.balance_of(account)
         return None if held is None else {name: float(v) for name, v in held.items()}
 
+    async def usage(self, account: str, limit: int, offset: int) -> list[UsageRecord] | None:
+        if account not in self._balances:
+            return None
+        await self.flush()
+        async with self._sessions() as s:
+            rows = (
+                await s.execute(
+                    select(Usage)
+                    .where(Usage.account == account)
+                    .order_by(Usage.id.desc())
+                    .limit(limit)
+                    .offset(offset)
+                )
+            ).scalars()
+            return [
+                UsageRecord(
+                    r.charge_key,
+                    r.unit,
+                    float(r.amount),
+                    r.started_at.isoformat(),
+                    r.ended_at.isoformat(),
+                )
+                for r in rows
+            ]
+
     # --- persistence ---------------------------------------------------------------------
 
     async def _write_behind(self) -> None:
@@ -213,9 +271,10 @@ class EmbeddedOcs:
 
     async def flush(self) -> None:
         self._wake.clear()
-        if not self._dirty:
+        if not self._dirty and not self._ended:
             return
         dirty, self._dirty = self._dirty, set()
+        ended, self._ended = self._ended, []
         now = utcnow()
         rows = [
             {"account": a, "unit": UNIT_NAMES[u], "amount": self._balances[a][u], "updated_at": now}
@@ -223,20 +282,27 @@ class EmbeddedOcs:
         ]
         try:
             async with self._sessions.begin() as s:
-                existing = {
-                    (r.account, r.unit)
-                    for r in await s.execute(
-                        select(Balance.account, Balance.unit).where(
-                            Balance.account.in_({a for a, _ in dirty})
-                        )
-                    )
-                }
-                new = [r for r in rows if (r["account"], r["unit"]) not in existing]
-                old = [r for r in rows if (r["account"], r["unit"]) in existing]
-                if new:
-                    await s.execute(insert(Balance), new)
-                if old:
-                    await s.execute(update(Balance), old)
+                if rows:
+                    await self._store_balances(s, rows)
+                if ended:
+                    await s.execute(insert(Usage), ended)
         except Exception:
             self._dirty |= dirty
+            self._ended[:0] = ended
             raise
+
+    @staticmethod
+    async def _store_balances(s: AsyncSession, rows: list[dict[str, Any]]) -> None:
+        accounts = {r["account"] for r in rows}
+        existing = {
+            (r.account, r.unit)
+            for r in await s.execute(
+                select(Balance.account, Balance.unit).where(Balance.account.in_(accounts))
+            )
+        }
+        new = [r for r in rows if (r["account"], r["unit"]) not in existing]
+        old = [r for r in rows if (r["account"], r["unit"]) in existing]
+        if new:
+            await s.execute(insert(Balance), new)
+        if old:
+            await s.execute(update(Balance), old)

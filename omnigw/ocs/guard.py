@@ -274,7 +274,7 @@ class GuardedOcs:
                 account=row.account, unit=UNITS_BY_NAME[row.unit], requested=None, used=row.used,
                 at=row.at, rating_group=row.rating_group,
             )  # fmt: skip
-            call = self._backend.report if row.kind == "usage" else self._backend.terminate
+            call = self._backend.report if row.kind == "usage" else self._backend.end_session
             error: str | None = None
             try:
                 await self._attempt(call, charge)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Integer, String
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from omnigw.store.base import Base, UtcDateTime, utcnow
@@ -49,3 +49,19 @@ class UnreportedUsage(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     # Set when the OCS refused the record (it is then kept, not retried, for the operator).
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
+class Usage(Base):
+    """What one ended charge used (embedded backend): the account's usage history."""
+
+    __tablename__ = "ocs_usage"
+    __table_args__ = (Index("ix_ocs_usage_account_id", "account", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account: Mapped[str] = mapped_column(String(128))
+    unit: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    charge_key: Mapped[str] = mapped_column(String(300))  # "<Session-Id>_rg<N>"
+    rating_group: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime] = mapped_column(UtcDateTime)

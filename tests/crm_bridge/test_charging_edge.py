@@ -36,6 +36,17 @@ async def test_provisioned_subscriber_is_charged_and_a_suspended_one_refused(
     assert cca.result_code == 2001
     balance = await bridge.call("GET", f"/crm/service/{sid}/balance")
     assert balance["balances"]["octets"] == 5 * GB - MB
+    await _ask(app, ccr("s4", INITIAL, 0, mscc(10, rsu=MB), msisdn="61400000000"))
+    await _ask(app, ccr("s4", TERMINATION, 1, mscc(10, used=3 * MB), msisdn="61400000000"))
+    # Usage: the embedded history, or the CDRs CGRateS made of the sessions that ended.
+    usage = await bridge.call("GET", f"/crm/service/{sid}/usage", headers=bridge.noc)
+    assert usage["totals"] == {"octets": 4 * MB}
+    assert [(r["charge"], r["amount"]) for r in usage["records"]] == [
+        ("s4_rg10", 3 * MB), ("s1_rg10", MB)
+    ]  # fmt: skip
+    page2 = await bridge.call("GET", f"/crm/service/{sid}/usage?per_page=1&page=2")
+    assert [r["charge"] for r in page2["records"]] == ["s1_rg10"]
+    await bridge.call("GET", f"/crm/service/{sid}/usage?per_page=0", status=400)
 
     unknown = await _ask(app, ccr("s2", INITIAL, 0, mscc(10, rsu=MB), msisdn="61499999999"))
     assert unknown.result_code == 5030  # DIAMETER_USER_UNKNOWN

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from omnigw.config import CgratesConfig, Quota
+from omnigw.ocs.accounts import AccountError, CgratesAccounts, cdr_usage
 from omnigw.ocs.cgrates import CgratesOcs, result_code_of
 from omnigw.ocs.charge import CREDIT_LIMIT_REACHED, USER_UNKNOWN, Charge, OcsError, Unit
 from omnigw.ocs.jsonrpc import RpcError, TcpJsonRpc
@@ -98,3 +99,30 @@ async def test_the_stand_in_is_strict(cgrates: Cgrates) -> None:
 )  # fmt: skip
 def test_error_strings_map_to_result_codes(error: str, code: int) -> None:
     assert result_code_of(error) == code
+
+
+async def test_ended_session_becomes_one_cdr_without_a_second_debit(
+    ocs: CgratesOcs, cgrates: Cgrates
+) -> None:
+    await ocs.initiate(_charge("r0", 60, unit=Unit.SECONDS))
+    await ocs.update(_charge("r1", 60, used=60, unit=Unit.SECONDS))
+    await ocs.terminate(_charge("r2", None, used=30, unit=Unit.SECONDS))
+    assert cgrates.state.accounts["4911"]["*voice"] == 120 * NS - 90 * NS
+    assert cgrates.state.calls["SessionSv1.ProcessCDR"] == 1
+    [cdr] = cgrates.state.cdrs.values()
+    assert (cdr["OriginID"], cdr["ToR"], cdr["Usage"]) == ("sess_rg10", "*voice", "1m30s")
+
+    accounts = CgratesAccounts(ocs)
+    [record] = await accounts.usage("4911", limit=10, offset=0) or []
+    assert (record.charge, record.unit, record.amount) == ("sess_rg10", "seconds", 90.0)
+    assert await accounts.usage("4911", limit=10, offset=1) == []  # CGRateS: NOT_FOUND
+    assert await accounts.usage("nobody", limit=10, offset=0) is None
+
+
+def test_cdr_usage_reads_go_durations_and_counts() -> None:
+    assert cdr_usage("*voice", "1h2m3.5s") == 3723.5
+    assert cdr_usage("*voice", "250ms") == 0.25
+    assert cdr_usage("*voice", "0s") == 0
+    assert cdr_usage("*data", "1048576") == 1048576
+    with pytest.raises(AccountError):
+        cdr_usage("*voice", "soon")

@@ -46,3 +46,32 @@ async def test_unknown_account_is_user_unknown(engine: AsyncEngine) -> None:
         await ocs.initiate(_charge("k", 1, account="nobody"))
     assert refused.value.result_code == USER_UNKNOWN
     await ocs.close()
+
+
+async def test_each_ended_charge_is_one_usage_record_kept_across_restart(
+    engine: AsyncEngine,
+) -> None:
+    sessions = session_factory(engine)
+    ocs = EmbeddedOcs(sessions, Quota(seconds=100))
+    await ocs.start()
+    await ocs.set_balance("a1", Unit.SECONDS, 1000)
+    await ocs.initiate(_charge("k1", None))
+    await ocs.update(_charge("k1", 100, used=60))
+    await ocs.terminate(_charge("k1", None, used=25))  # one record: 85 s
+    await ocs.initiate(_charge("k2", 10))
+    await ocs.terminate(_charge("k2", None, used=0))  # used nothing: no record
+    await ocs.debit(_charge("k3", 7))  # an event is a record of its own
+    await ocs.close()
+
+    again = EmbeddedOcs(sessions, Quota())
+    await again.start()
+    records = await again.usage("a1", limit=10, offset=0)
+    assert records is not None
+    assert [(r.charge, r.unit, r.amount) for r in records] == [
+        ("k3", "seconds", 7.0), ("k1", "seconds", 85.0)
+    ]  # fmt: skip
+    assert records[1].started_at is not None and records[1].ended_at is not None
+    assert [r.charge for r in await again.usage("a1", limit=1, offset=1) or []] == ["k1"]
+    assert await again.usage("nobody", limit=10, offset=0) is None
+    assert again.balance_of("a1") == {"seconds": 1000 - 85 - 7}
+    await again.close()

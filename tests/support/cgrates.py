@@ -12,9 +12,13 @@ error when the balance is empty; "ACCOUNT_NOT_FOUND" / "ACCOUNT_DISABLED";
 UpdateSession of an unknown session creates one, TerminateSession of an unknown
 session charges its usage one-shot; sessions are lost on restart, accounts kept.
 
-It also takes the APIer calls provisioning makes (SetAccount, RemoveAccount,
-ExecuteAction of actions added with `add_action`, GetAccount) with the same
-strictness.
+ProcessCDR of a session TerminateSession has just closed makes its CDR from the
+session (nothing more is debited); of anything else it rates and debits the
+usage, as CDRs does for an event no session charged.
+
+It also takes the APIer calls provisioning and the CRM make (SetAccount,
+RemoveAccount, ExecuteAction of actions added with `add_action`, GetAccount,
+GetCDRs answering ExternalCDRs) with the same strictness.
 
     python -m tests.support.cgrates --port 2012 [--http-port 2080] [--account 4911=10000000:*data]
                                     [--action Action_plan=1000000:*data]
@@ -61,7 +65,21 @@ APIER = {
     "APIerSv1.ExecuteAction": ({"Tenant", "Account", "ActionsId"},
                                {"Tenant", "Account", "ActionsId"}),
     "APIerSv2.GetAccount": ({"Tenant", "Account"}, {"Tenant", "Account"}),
+    "APIerSv2.GetCDRs": (set(), {"Tenants", "Accounts", "ToRs", "OrderBy", "Limit", "Offset",
+                                 "SetupTimeStart", "SetupTimeEnd"}),
 }  # fmt: skip
+NANOS = 1_000_000_000
+
+
+def go_duration(ns: int) -> str:
+    """Go's time.Duration.String() for whole nanoseconds (how *voice CDRs show Usage)."""
+    if ns == 0:
+        return "0s"
+    hours, rest = divmod(ns, 3600 * NANOS)
+    minutes, rest = divmod(rest, 60 * NANOS)
+    seconds = f"{rest / NANOS:.9f}".rstrip("0").rstrip(".")
+    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if hours or minutes else "")
+    return f"{text}{seconds}s"
 
 
 class CgrError(Exception):
@@ -81,7 +99,8 @@ class State:
     accounts: dict[str, dict[str, int]] = field(default_factory=dict)
     disabled: set[str] = field(default_factory=set)
     sessions: dict[str, Session] = field(default_factory=dict)
-    cdrs: dict[str, dict[str, Any]] = field(default_factory=dict)  # by CGREvent.ID
+    cdrs: dict[str, dict[str, Any]] = field(default_factory=dict)  # ExternalCDRs by event ID
+    closed: dict[str, Session] = field(default_factory=dict)  # just terminated, by session key
     calls: Counter[str] = field(default_factory=Counter)
     cache: dict[tuple[str, str], Any] = field(default_factory=dict)  # (method, ID) -> reply
     lost: dict[str, int] = field(default_factory=Counter)  # account -> debited, lost in crashes
@@ -152,6 +171,8 @@ class Cgrates:
         missing = sorted(k for k in required if not args.get(k))
         if missing:
             raise CgrError(f"MANDATORY_IE_MISSING: [{missing[0]}]")
+        if method == "APIerSv2.GetCDRs":
+            return self._cdrs(args)
         account, accounts = args["Account"], self.state.accounts
         if method == "APIerSv2.SetAccount":
             options = args.get("ExtraOptions") or {}
@@ -185,6 +206,42 @@ class Cgrates:
         return {"ID": f"{args['Tenant']}:{account}", "BalanceMap": balances,
                 "UnitCounters": None, "ActionTriggers": None, "AllowNegative": False,
                 "Disabled": account in self.state.disabled}  # fmt: skip
+
+    def _cdrs(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        found = [
+            cdr for cdr in self.state.cdrs.values()
+            if cdr["Account"] in args.get("Accounts", [cdr["Account"]])
+            and cdr["Tenant"] in args.get("Tenants", [cdr["Tenant"]])
+        ]  # fmt: skip
+        order = args.get("OrderBy", "")
+        if order not in ("", "OrderID", "OrderID;desc"):
+            raise CgrError(f"SERVER_ERROR: unsupported OrderBy {order}")
+        found.sort(key=lambda cdr: cdr["OrderID"], reverse=order.endswith(";desc"))
+        offset = args.get("Offset") or 0
+        found = found[offset:]
+        if args.get("Limit") is not None:
+            found = found[: args["Limit"]]
+        if not found:
+            raise CgrError("NOT_FOUND")
+        return found
+
+    def _store_cdr(self, event: dict[str, Any], event_id: str, usage: int) -> None:
+        tor = event["ToR"]
+        self.state.cdrs[event_id] = {
+            "CGRID": hashlib.sha1(  # noqa: S324  (CGRateS's CGRID, not security)
+                (event["OriginID"] + event["OriginHost"]).encode()
+            ).hexdigest(),
+            "RunID": "*default", "OrderID": len(self.state.cdrs) + 1,
+            "OriginHost": event["OriginHost"], "Source": "*sessions",
+            "OriginID": event["OriginID"], "ToR": tor, "RequestType": event["RequestType"],
+            "Tenant": event.get("Tenant", "cgrates.org"), "Category": event.get("Category", ""),
+            "Account": event["Account"], "Subject": event.get("Subject", event["Account"]),
+            "Destination": event.get("Destination", ""), "SetupTime": event.get("SetupTime", ""),
+            "AnswerTime": event.get("AnswerTime", ""),
+            "Usage": go_duration(usage) if tor == "*voice" else str(usage),
+            "ExtraFields": {}, "CostSource": "*sessions", "Cost": float(usage),
+            "CostDetails": "", "ExtraInfo": "", "PreRated": False,
+        }  # fmt: skip
 
     def call(self, method: str, params: Any) -> Any:
         if method in APIER:
@@ -227,16 +284,22 @@ class Cgrates:
             if session is None:  # trap: a one-shot charge of what it says was used
                 used = event.get("LastUsed", event.get("Usage", 0))
                 self._debit(account, tor, used)
+                self.state.closed[key] = Session(account, tor, charged=used)
                 return "OK"
             self._correct(session, event.get("LastUsed"))
+            self.state.closed[key] = session
             return "OK"
         if method == "SessionSv1.ProcessMessage":
             usage = min(event.get("Usage", 0), max(self.state.balance(account, tor), 0))
             self._debit(account, tor, usage)
             return {"MaxUsage": usage}
-        # ProcessCDR: rated and debited after the fact; the balance may go negative.
+        closed = self.state.closed.pop(key, None)
+        if closed is not None:  # the CDR of a session just closed: charged already
+            self._store_cdr(event, event_id, closed.charged)
+            return "OK"
+        # Rated and debited after the fact; the balance may go negative.
         self._debit(account, tor, event.get("Usage", 0))
-        self.state.cdrs[event_id] = event
+        self._store_cdr(event, event_id, event.get("Usage", 0))
         return "OK"
 
     def _debit(self, account: str, tor: str, amount: int) -> None:
@@ -320,6 +383,7 @@ class Cgrates:
             # CGRateS debits a reservation in advance; a crash loses the session, not the debit.
             self.state.lost[session.account] += session.reserved
         self.state.sessions.clear()
+        self.state.closed.clear()
         self.state.cache.clear()
 
     async def restart(self) -> None:
