@@ -102,6 +102,7 @@ async def main(bscs: int, cells: int, alerts: int, gap: float) -> None:
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_children = children.ru_utime + children.ru_stime
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("accept ms in order:", [round(x * 1000, 1) for x in accept])
     for name, samples in (("API accept latency", accept), ("accept -> all COMPLETE", fanout)):
         p50, p99 = percentile_ms(samples, 50), percentile_ms(samples, 99)
         print(f"{name:<26} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms")

@@ -108,8 +108,8 @@ class Cca:
     failed: Avp | None = None
 
 
-def _required(message: Message, code: int, name: str) -> Avp:
-    avp = message.find(code)
+def _required(first: dict[int, Avp], code: int, name: str) -> Avp:
+    avp = first.get(code)
     if avp is None:
         # Failed-AVP names the missing AVP with an empty value (RFC 6733 7.5).
         raise DecodeError(MISSING_AVP, f"{name} is missing", Avp(code, b"\0\0\0\0"))
@@ -171,27 +171,32 @@ def _service(avp: Avp, default_unit: Unit) -> ServiceRequest:
 
 
 def parse_ccr(message: Message, default_unit: Unit = Unit.OCTETS) -> Ccr:
-    session_id = _required(message, SESSION_ID, "Session-Id").text()
-    origin_host = _required(message, ORIGIN_HOST, "Origin-Host").text()
-    _required(message, ORIGIN_REALM, "Origin-Realm")
-    _required(message, DESTINATION_REALM, "Destination-Realm")
-    app = _required(message, AUTH_APPLICATION_ID, "Auth-Application-Id")
+    first: dict[int, Avp] = {}  # the first of each base/RFC 4006 AVP, in one pass
+    repeated: list[Avp] = []  # Subscription-Id and MSCC, which may come several times
+    for avp in message.avps:
+        if avp.vendor:
+            continue
+        if avp.code in (SUBSCRIPTION_ID, MSCC):
+            repeated.append(avp)
+        elif avp.code not in first:
+            first[avp.code] = avp
+    session_id = _required(first, SESSION_ID, "Session-Id").text()
+    origin_host = _required(first, ORIGIN_HOST, "Origin-Host").text()
+    _required(first, ORIGIN_REALM, "Origin-Realm")
+    _required(first, DESTINATION_REALM, "Destination-Realm")
+    app = _required(first, AUTH_APPLICATION_ID, "Auth-Application-Id")
     if app.u32() != GY:
         raise DecodeError(INVALID_AVP_VALUE, "Auth-Application-Id is not 4", app)
-    context = _required(message, SERVICE_CONTEXT_ID, "Service-Context-Id").text()
-    type_avp = _required(message, CC_REQUEST_TYPE, "CC-Request-Type")
+    context = _required(first, SERVICE_CONTEXT_ID, "Service-Context-Id").text()
+    type_avp = _required(first, CC_REQUEST_TYPE, "CC-Request-Type")
     try:
         request_type = RequestType(type_avp.u32())
     except ValueError:
         raise DecodeError(INVALID_AVP_VALUE, "CC-Request-Type out of range", type_avp) from None
-    number = _required(message, CC_REQUEST_NUMBER, "CC-Request-Number").u32()
+    number = _required(first, CC_REQUEST_NUMBER, "CC-Request-Number").u32()
     subscriptions = []
-    action: int | None = None
     services = []
-    top_rsu: Avp | None = None
-    for avp in message.avps:
-        if avp.vendor:
-            continue
+    for avp in repeated:
         if avp.code == SUBSCRIPTION_ID:
             kind, data = None, None
             for inner in avp.group():
@@ -202,12 +207,11 @@ def parse_ccr(message: Message, default_unit: Unit = Unit.OCTETS) -> Ccr:
             if kind is None or data is None:
                 raise DecodeError(MISSING_AVP, "Subscription-Id needs type and data", avp)
             subscriptions.append((kind, data))
-        elif avp.code == MSCC:
+        else:
             services.append(_service(avp, default_unit))
-        elif avp.code == REQUESTED_ACTION:
-            action = avp.u32()
-        elif avp.code == RSU:
-            top_rsu = avp
+    action_avp = first.get(REQUESTED_ACTION)
+    action = action_avp.u32() if action_avp is not None else None
+    top_rsu = first.get(RSU)
     if top_rsu is not None and not services:
         # An event without MSCC asks at the top level (RFC 4006 direct debiting).
         unit, amount = _units(top_rsu.group())

@@ -13,7 +13,7 @@ offending AVP for Failed-AVP where there is one.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
@@ -100,7 +100,7 @@ class Avp:
         return ip_address(raw)
 
     def group(self) -> list[Avp]:
-        return list(parse_avps(self.data))
+        return parse_avps(self.data)
 
     # --- constructors ------------------------------------------------------------
 
@@ -163,50 +163,52 @@ class Message:
         return Message(self.command, self.app_id, self.hop_by_hop, self.end_to_end, flags, avps)
 
 
-def _pad(length: int) -> int:
-    return (4 - length % 4) % 4
+_AVP_HEAD = struct.Struct(">II")  # code, flags << 24 | length
+_AVP_VENDOR_HEAD = struct.Struct(">III")  # code, flags << 24 | length, vendor
+_HEADER = struct.Struct(">IIIII")  # version|length, flags|command, app, hop, e2e
+_PADDING = (b"", b"\0\0\0", b"\0\0", b"\0")  # by length % 4
 
 
 def encode_avp(avp: Avp) -> bytes:
-    flags = (AVP_VENDOR if avp.vendor else 0) | (AVP_MANDATORY if avp.mandatory else 0)
-    flags |= AVP_PROTECTED if avp.protected else 0
-    head = 12 if avp.vendor else 8
-    length = head + len(avp.data)
-    out = struct.pack(">IB", avp.code, flags) + length.to_bytes(3, "big")
+    flags = (AVP_MANDATORY if avp.mandatory else 0) | (AVP_PROTECTED if avp.protected else 0)
+    data = avp.data
     if avp.vendor:
-        out += struct.pack(">I", avp.vendor)
-    return out + avp.data + b"\0" * _pad(length)
+        length = 12 + len(data)
+        head = _AVP_VENDOR_HEAD.pack(avp.code, (flags | AVP_VENDOR) << 24 | length, avp.vendor)
+    else:
+        length = 8 + len(data)
+        head = _AVP_HEAD.pack(avp.code, flags << 24 | length)
+    return head + data + _PADDING[length & 3]
 
 
 def encode(message: Message) -> bytes:
-    body = b"".join(encode_avp(a) for a in message.avps)
-    length = HEADER + len(body)
-    head = struct.pack(
-        ">B3sB3sII",
-        VERSION,
-        length.to_bytes(3, "big"),
-        message.flags,
-        message.command.to_bytes(3, "big"),
+    body = b"".join([encode_avp(a) for a in message.avps])
+    head = _HEADER.pack(
+        VERSION << 24 | (HEADER + len(body)),
+        message.flags << 24 | message.command,
         message.app_id,
         message.hop_by_hop,
+        message.end_to_end,
     )
-    return head + struct.pack(">I", message.end_to_end) + body
+    return head + body
 
 
-def parse_avps(data: bytes) -> Iterator[Avp]:
+def parse_avps(data: bytes) -> list[Avp]:
     """The AVPs packed in `data` (a message body or a grouped AVP's value)."""
+    avps = []
     pos, end = 0, len(data)
+    unpack = _AVP_HEAD.unpack_from
     while pos < end:
         if end - pos < 8:
             raise DecodeError(INVALID_AVP_LENGTH, "truncated AVP header")
-        code, flags = struct.unpack_from(">IB", data, pos)
-        length = int.from_bytes(data[pos + 5 : pos + 8], "big")
+        code, word = unpack(data, pos)
+        flags, length = word >> 24, word & 0xFFFFFF
         vendor = 0
         head = 8
         if flags & AVP_VENDOR:
             if length < 12 or end - pos < 12:
                 raise DecodeError(INVALID_AVP_LENGTH, f"AVP {code}: truncated vendor id")
-            vendor = struct.unpack_from(">I", data, pos + 8)[0]
+            vendor = unpack(data, pos + 4)[1]
             head = 12
         if length < head or pos + length > end:
             raise DecodeError(
@@ -216,14 +218,17 @@ def parse_avps(data: bytes) -> Iterator[Avp]:
             )
         if flags & 0x1F:
             raise DecodeError(INVALID_AVP_BITS, f"AVP {code}: reserved flag bits set")
-        yield Avp(
-            code,
-            data[pos + head : pos + length],
-            vendor,
-            bool(flags & AVP_MANDATORY),
-            bool(flags & AVP_PROTECTED),
+        avps.append(
+            Avp(
+                code,
+                data[pos + head : pos + length],
+                vendor,
+                bool(flags & AVP_MANDATORY),
+                bool(flags & AVP_PROTECTED),
+            )
         )
-        pos += length + _pad(length)
+        pos += (length + 3) & ~3
+    return avps
 
 
 def frame_length(buffer: bytes | bytearray) -> int | None:
@@ -253,7 +258,7 @@ def decode(frame: bytes) -> Message:
         raise DecodeError(INVALID_MESSAGE_LENGTH, "length field does not match")
     if flags & 0x0F or (flags & FLAG_REQUEST and flags & FLAG_ERROR):
         raise DecodeError(INVALID_HEADER_BITS, f"invalid command flags {flags:#04x}")
-    avps = list(parse_avps(frame[HEADER:]))
+    avps = parse_avps(frame[HEADER:])
     return Message(int.from_bytes(command, "big"), app_id, hop, e2e, flags, avps)
 
 

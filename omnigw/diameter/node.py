@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from prometheus_client import Counter
 
+from omnigw import eager
 from omnigw.diameter.codec import Avp, Message
 from omnigw.diameter.link import DiameterLink
 from omnigw.diameter.metrics import COMMANDS, MESSAGES, PEERS_OPEN, REJECTED
@@ -114,9 +115,14 @@ class DiameterNode:
         if application is None:
             link.send(self._error(message, APPLICATION_UNSUPPORTED, "application not served"))
             return
-        task = asyncio.get_running_loop().create_task(self._serve(link, application, message))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        try:
+            task = eager.start(self._serve(link, application, message))
+        except Exception:  # the application's bug must not take the link down
+            log.exception("Diameter request failed", extra={"command": message.command})
+            return
+        if task is not None:  # it waits (for CGRateS, say): carried on by a task
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _serve(self, link: DiameterLink, application: Application, request: Message) -> None:
         link.send(await application(request))
