@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import hmac
 import platform
+from collections.abc import Iterator, Sequence
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
 
 from omnigw import __version__
 from omnigw.config import MetricsConfig
@@ -39,6 +42,34 @@ AUTH_FAILURES = Counter(
     ["reason"],
 )
 CONFIG_RELOADS = Counter("omnigw_config_reloads_total", "SIGHUP reloads by result", ["result"])
+
+
+class LoopCounter(Collector):
+    """A counter family incremented only on the event loop's thread, so without a lock.
+
+    prometheus-client's Counter takes a lock per increment; on the Gy path, with a
+    few increments per CCR, that was a twentieth of the CPU. Scrapes are served on
+    the same loop (MetricsServer), so they never see an increment half done.
+    """
+
+    def __init__(self, name: str, documentation: str, labelnames: Sequence[str]) -> None:
+        self._name = name.removesuffix("_total")
+        self._documentation = documentation
+        self._labelnames = list(labelnames)
+        self.values: dict[tuple[str, ...], float] = {}
+        REGISTRY.register(self)
+
+    def inc(self, labels: tuple[str, ...], amount: float = 1.0) -> None:
+        self.values[labels] = self.values.get(labels, 0.0) + amount
+
+    def describe(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(self._name, self._documentation, labels=self._labelnames)
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(self._name, self._documentation, labels=self._labelnames)
+        for labels, value in list(self.values.items()):
+            family.add_metric(list(labels), value)
+        yield family
 
 
 class MetricsServer:

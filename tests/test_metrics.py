@@ -59,3 +59,20 @@ async def test_bearer_token_guards_the_scrape_when_configured() -> None:
         assert (await _scrape(port, "scrape-me")).status_code == 200
     finally:
         await server.stop()
+
+
+async def test_loop_counter_is_scraped_as_a_counter_family() -> None:
+    from omnigw.diameter.metrics import MESSAGES
+
+    MESSAGES.inc(("CCR", "request", "in"), 3)
+    port = free_port()
+    server = MetricsServer(MetricsConfig(port=port))
+    await server.start()
+    try:
+        text = (await _scrape(port)).text
+    finally:
+        await server.stop()
+    assert "# TYPE omnigw_diameter_messages_total counter" in text
+    expected = MESSAGES.values[("CCR", "request", "in")]
+    line = f'omnigw_diameter_messages_total{{command="CCR",direction="in",kind="request"}} {expected}'
+    assert line in text

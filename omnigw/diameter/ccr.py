@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import lru_cache
 
 from omnigw.diameter.codec import INVALID_AVP_VALUE, Avp, DecodeError, Message
 from omnigw.ocs.charge import Unit
@@ -229,19 +230,31 @@ def _granted(unit: Unit, amount: int) -> Avp:
     return Avp.of_u64(CC_SERVICE_SPECIFIC_UNITS, amount)
 
 
+@lru_cache(maxsize=4096)
+def _u32(code: int, value: int) -> Avp:
+    """An Unsigned32 AVP that answers repeat (result codes, rating groups, request types),
+    encoded once."""
+    return Avp.of_u32(code, value).frozen()
+
+
+_FINAL_UNIT_TERMINATE = Avp.of_group(
+    FINAL_UNIT_INDICATION, [Avp.of_u32(FINAL_UNIT_ACTION, TERMINATE)]
+).frozen()
+
+
 def _service_answer(service: ServiceAnswer) -> Avp:
     avps: list[Avp] = []
     if service.granted is not None:
         avps.append(Avp.of_group(GSU, [_granted(service.unit, service.granted)]))
     if service.rating_group is not None:
-        avps.append(Avp.of_u32(RATING_GROUP, service.rating_group))
+        avps.append(_u32(RATING_GROUP, service.rating_group))
     if service.service_id is not None:
-        avps.append(Avp.of_u32(SERVICE_IDENTIFIER, service.service_id))
+        avps.append(_u32(SERVICE_IDENTIFIER, service.service_id))
     if service.granted is not None and service.validity:
-        avps.append(Avp.of_u32(VALIDITY_TIME, service.validity))
-    avps.append(Avp.of_u32(RESULT_CODE, service.result_code))
+        avps.append(_u32(VALIDITY_TIME, service.validity))
+    avps.append(_u32(RESULT_CODE, service.result_code))
     if service.final:
-        avps.append(Avp.of_group(FINAL_UNIT_INDICATION, [Avp.of_u32(FINAL_UNIT_ACTION, TERMINATE)]))
+        avps.append(_FINAL_UNIT_TERMINATE)
     if service.granted is not None and service.threshold:
         code = TIME_QUOTA_THRESHOLD if service.unit is Unit.SECONDS else VOLUME_QUOTA_THRESHOLD
         avps.append(Avp.of_u32(code, service.threshold, vendor=TGPP))
@@ -259,12 +272,12 @@ def build_cca(
     """The CCA for `request`; the E bit is set for protocol errors (3xxx)."""
     session = request.find(SESSION_ID)
     avps = [session] if session is not None else []
-    avps += [Avp.of_u32(RESULT_CODE, answer.result_code), *origin,
-             Avp.of_u32(AUTH_APPLICATION_ID, GY), Avp.of_u32(CC_REQUEST_TYPE, ccr_type),
+    avps += [_u32(RESULT_CODE, answer.result_code), *origin, _u32(AUTH_APPLICATION_ID, GY),
+             _u32(CC_REQUEST_TYPE, ccr_type),
              Avp.of_u32(CC_REQUEST_NUMBER, ccr_number)]  # fmt: skip
     avps += [_service_answer(s) for s in answer.services]
     if failure_handling is not None:
-        avps.append(Avp.of_u32(CC_FAILURE_HANDLING, failure_handling))
+        avps.append(_u32(CC_FAILURE_HANDLING, failure_handling))
     if answer.error_message:
         avps.append(Avp.of_text(ERROR_MESSAGE, answer.error_message, mandatory=False))
     if answer.failed is not None:

@@ -59,6 +59,9 @@ class Avp:
     vendor: int = 0
     mandatory: bool = True
     protected: bool = False
+    # The AVP as it goes on the wire, padding included, for constants encoded once
+    # (`frozen`). AVPs are never changed after they are made.
+    wire: bytes | None = field(default=None, repr=False, compare=False)
 
     # --- typed readers -----------------------------------------------------------
 
@@ -123,6 +126,11 @@ class Avp:
         family = 1 if value.version == 4 else 2
         return cls(code, struct.pack(">H", family) + value.packed, vendor, mandatory)
 
+    def frozen(self) -> Avp:
+        """This AVP with its encoding kept, for constants sent in every answer."""
+        self.wire = encode_avp(self)
+        return self
+
     @classmethod
     def of_group(
         cls, code: int, avps: Iterable[Avp], vendor: int = 0, mandatory: bool = True
@@ -170,6 +178,8 @@ _PADDING = (b"", b"\0\0\0", b"\0\0", b"\0")  # by length % 4
 
 
 def encode_avp(avp: Avp) -> bytes:
+    if avp.wire is not None:
+        return avp.wire
     flags = (AVP_MANDATORY if avp.mandatory else 0) | (AVP_PROTECTED if avp.protected else 0)
     data = avp.data
     if avp.vendor:

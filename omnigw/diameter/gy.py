@@ -20,10 +20,10 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Histogram
 
 from omnigw.config import GyConfig
 from omnigw.diameter.ccr import (
@@ -121,7 +121,7 @@ class GyApplication:
     ) -> None:
         self.cfg = cfg
         self._ocs = ocs
-        self._origin = origin
+        self._origin = [replace(avp).frozen() for avp in origin]  # in every answer
         self._resolve = resolve or account_resolver(cfg.account_from)
         self._clock = clock
         self.sessions: dict[str, GySession] = {}
@@ -130,7 +130,7 @@ class GyApplication:
             OrderedDict()
         )
         self._draining = False
-        self._series: dict[tuple[RequestType | None, int], tuple[Counter, Histogram]] = {}
+        self._series: dict[tuple[RequestType | None, int], tuple[tuple[str, str], Histogram]] = {}
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -244,9 +244,8 @@ class GyApplication:
         series = self._series.get(key)
         if series is None:  # label lookups cost more than the rest of this per CCR
             name = TYPE_NAMES[ccr_type] if ccr_type is not None else "invalid"
-            series = self._series[key] = (CCRS.labels(name, str(result)),
-                                          CCR_LATENCY.labels(name))  # fmt: skip
-        series[0].inc()
+            series = self._series[key] = ((name, str(result)), CCR_LATENCY.labels(name))
+        CCRS.inc(series[0])
         series[1].observe(time.perf_counter() - started)
 
     # --- credit control ------------------------------------------------------------------

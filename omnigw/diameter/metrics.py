@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from omnigw.metrics import LoopCounter
+
 COMMANDS = {257: "CER", 280: "DWR", 282: "DPR", 272: "CCR"}  # bounded label values
 
-MESSAGES = Counter(
+MESSAGES = LoopCounter(  # several per CCR: lock-free
     "omnigw_diameter_messages_total",
     "Diameter messages by command, kind (request/answer) and direction (in/out)",
     ["command", "kind", "direction"],
@@ -15,7 +17,7 @@ PEERS_OPEN = Gauge("omnigw_diameter_peers_open", "Diameter peers in the open sta
 REJECTED = Counter(
     "omnigw_diameter_peers_rejected_total", "Connections refused at CER by result code", ["result"]
 )
-CCRS = Counter(
+CCRS = LoopCounter(
     "omnigw_gy_ccr_total", "Credit-Control requests answered, by request type and result code",
     ["type", "result"],
 )  # fmt: skip

@@ -12,8 +12,6 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
 
-from prometheus_client import Counter
-
 from omnigw import eager
 from omnigw.diameter.codec import Avp, Message
 from omnigw.diameter.link import DiameterLink
@@ -45,7 +43,7 @@ class DiameterNode:
         self.peers: dict[str, DiameterLink] = {}
         self._links: set[DiameterLink] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._counters: dict[tuple[int, bool, str], Counter] = {}
+        self._labels: dict[tuple[int, bool, str], tuple[str, str, str]] = {}
         self._random = random.Random()  # noqa: S311  (watchdog jitter, not security)
 
     def _make_link(self) -> DiameterLink:
@@ -81,12 +79,12 @@ class DiameterNode:
 
     def seen(self, link: DiameterLink, message: Message, direction: str) -> None:
         key = (message.command, message.is_request, direction)
-        counter = self._counters.get(key)
-        if counter is None:  # label lookups cost more than the rest of this per message
+        labels = self._labels.get(key)
+        if labels is None:
             name = COMMANDS.get(message.command, "other")
             kind = "request" if message.is_request else "answer"
-            counter = self._counters[key] = MESSAGES.labels(name, kind, direction)
-        counter.inc()
+            labels = self._labels[key] = (name, kind, direction)
+        MESSAGES.inc(labels)
 
     def peer_opened(self, link: DiameterLink, host: str, realm: str) -> None:
         old = self.peers.get(host)

@@ -3,7 +3,7 @@
 Not a rating engine: one unit of quota costs one unit of balance, there are no
 tariffs, bundles or expiry. It exists so `make run` charges something real and
 labs need no CGRateS. Balances live in memory and are written behind to the
-store every few milliseconds, together with one usage record per ended charge
+store every 0.2 s, together with one usage record per ended charge
 (the account's history, as CGRateS keeps CDRs); reservations live in memory
 only (after a restart the clients' sessions are unknown anyway and get 5002).
 """
@@ -60,7 +60,7 @@ class EmbeddedOcs:
         self,
         sessions: SessionFactory,
         default_quota: Quota,
-        interval: float = 0.05,
+        interval: float = 0.2,
         actions: dict[str, Topup] | None = None,
     ):
         self._sessions = sessions
