@@ -74,5 +74,5 @@ async def test_loop_counter_is_scraped_as_a_counter_family() -> None:
         await server.stop()
     assert "# TYPE omnigw_diameter_messages_total counter" in text
     expected = MESSAGES.values[("CCR", "request", "in")]
-    line = f'omnigw_diameter_messages_total{{command="CCR",direction="in",kind="request"}} {expected}'
-    assert line in text
+    labels = 'command="CCR",direction="in",kind="request"'
+    assert f"omnigw_diameter_messages_total{{{labels}}} {expected}" in text
