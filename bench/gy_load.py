@@ -304,12 +304,14 @@ async def measure(name: str, server_args: list[str], seconds: float, concurrency
     server = await spawn(*server_args)
     try:
         cpu0, _ = cpu_and_rss(server.pid)
+        client0 = time.process_time()
         result = await load(port, seconds, concurrency)
+        client = time.process_time() - client0
         cpu1, rss = cpu_and_rss(server.pid)
     finally:
         server.terminate()
         await server.wait()
-    return {"name": name, **result, "cpu": cpu1 - cpu0,
+    return {"name": name, **result, "cpu": cpu1 - cpu0, "client_cpu": client,
             "cpu_per_ccr_us": (cpu1 - cpu0) / result["ccrs"] * 1_000_000, "rss": rss}  # fmt: skip
 
 
@@ -340,11 +342,11 @@ async def main(seconds: float, concurrency: int, skip_python_diameter: bool) -> 
                                   seconds, concurrency, port))  # fmt: skip
     print(f"{seconds:.0f} s per server, {concurrency} concurrent sessions (I, 3x U, T; 1 MSCC)")
     print(f"{'server':<34} {'CCR/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'CPU s':>7}"
-          f" {'CPU us/CCR':>10} {'RSS MiB':>8} {'failed':>6}")  # fmt: skip
+          f" {'CPU us/CCR':>10} {'RSS MiB':>8} {'failed':>6} {'client CPU s':>12}")  # fmt: skip
     for r in rows:
         print(f"{r['name']:<34} {r['rate']:>8.0f} {r['p50']:>8.2f} {r['p99']:>8.2f}"
               f" {r['cpu']:>7.1f} {r['cpu_per_ccr_us']:>10.0f} {r['rss']:>8.0f}"
-              f" {r['failures']:>6}")  # fmt: skip
+              f" {r['failures']:>6} {r['client_cpu']:>12.1f}")  # fmt: skip
     print(f"(CGRateS stand-in process: {stub_cpu:.1f} CPU s, {stub_rss:.0f} MiB)")
     if not skip_python_diameter:
         ratio = rows[0]["rate"] / rows[-1]["rate"]  # type: ignore[operator]

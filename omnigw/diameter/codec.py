@@ -135,7 +135,7 @@ class Avp:
     def of_group(
         cls, code: int, avps: Iterable[Avp], vendor: int = 0, mandatory: bool = True
     ) -> Avp:
-        return cls(code, b"".join(encode_avp(a) for a in avps), vendor, mandatory)
+        return cls(code, b"".join([encode_avp(a) for a in avps]), vendor, mandatory)
 
 
 @dataclass(slots=True)

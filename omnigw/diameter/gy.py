@@ -100,13 +100,37 @@ class OpenCharge:
 
 
 @dataclass(slots=True)
+class InFlight:
+    """A request being charged; repeats that arrive meanwhile wait here for its answer.
+
+    A future is made only for a repeat: most requests are answered without one.
+    """
+
+    waiters: list[asyncio.Future[Message]] = field(default_factory=list)
+
+    def wait(self) -> asyncio.Future[Message]:
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self.waiters.append(future)
+        return future
+
+    def answered(self, answer: Message) -> None:
+        for future in self.waiters:
+            if not future.done():
+                future.set_result(answer)
+
+    def cancel(self) -> None:
+        for future in self.waiters:
+            future.cancel()
+
+
+@dataclass(slots=True)
 class GySession:
     id: str
     account: str
     number: int
     seen: float
     answer: Message | None = None  # the answer to request `number`, for replays
-    pending: asyncio.Future[Message] | None = None  # while request `number` is in hand
+    pending: InFlight | None = None  # while request `number` is in hand
     charges: dict[str, OpenCharge] = field(default_factory=dict)
 
 
@@ -126,7 +150,7 @@ class GyApplication:
         self._clock = clock
         self.sessions: dict[str, GySession] = {}
         # Ended sessions and events: key -> (forget at, request number, answer or in flight)
-        self._ended: OrderedDict[str, tuple[float, int, Message | asyncio.Future[Message]]] = (
+        self._ended: OrderedDict[str, tuple[float, int, Message | InFlight]] = (
             OrderedDict()
         )
         self._draining = False
@@ -158,11 +182,11 @@ class GyApplication:
             return answer
         replay = self._duplicate(ccr)
         if replay is not None:
-            original = replay if isinstance(replay, Message) else await asyncio.shield(replay)
+            original = replay if isinstance(replay, Message) else await replay.wait()
             DUPLICATES.labels("replayed" if replay is original else "waited").inc()
             return request.answer(original.avps, error=bool(original.flags & FLAG_ERROR))
-        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-        session = self._claim(ccr, future)
+        flight = InFlight()
+        session = self._claim(ccr, flight)
         try:
             cca = await self._handle(ccr, session)
         except OcsError as exc:
@@ -171,15 +195,15 @@ class GyApplication:
             log.exception("CCR failed", extra={"session": ccr.session_id})
             cca = Cca(UNABLE_TO_COMPLY, [], "internal error")
         except BaseException:
-            future.cancel()  # shutting down: a waiting repeat is cancelled with us
+            flight.cancel()  # shutting down: a waiting repeat is cancelled with us
             raise
         answer = self._cca(request, ccr.request_type, ccr.request_number, cca)
         self._settle(ccr, session, answer)
-        future.set_result(answer)
+        flight.answered(answer)
         self._count(ccr.request_type, cca.result_code, started)
         return answer
 
-    def _duplicate(self, ccr: Ccr) -> Message | asyncio.Future[Message] | None:
+    def _duplicate(self, ccr: Ccr) -> Message | InFlight | None:
         session = self.sessions.get(ccr.session_id)
         if session is not None and session.number == ccr.request_number:
             return session.pending or session.answer
@@ -194,11 +218,11 @@ class GyApplication:
             return f"{ccr.session_id};{ccr.request_number}"
         return ccr.session_id
 
-    def _claim(self, ccr: Ccr, future: asyncio.Future[Message]) -> GySession | None:
+    def _claim(self, ccr: Ccr, flight: InFlight) -> GySession | None:
         """Mark the request as in hand, so a repeat waits for it."""
         now = self._clock()
         if ccr.request_type is RequestType.EVENT:
-            self._remember(self._ended_key(ccr), ccr.request_number, future)
+            self._remember(self._ended_key(ccr), ccr.request_number, flight)
             return None
         session = self.sessions.get(ccr.session_id)
         if ccr.request_type is RequestType.INITIAL:
@@ -208,7 +232,7 @@ class GyApplication:
             self.sessions[ccr.session_id] = session
             SESSIONS.set(len(self.sessions))
         if session is not None:
-            session.number, session.pending, session.answer = ccr.request_number, future, None
+            session.number, session.pending, session.answer = ccr.request_number, flight, None
             session.seen = now
         return session
 
@@ -226,7 +250,7 @@ class GyApplication:
             SESSIONS.set(len(self.sessions))
             self._remember(session.id, ccr.request_number, answer)
 
-    def _remember(self, key: str, number: int, answer: Message | asyncio.Future[Message]) -> None:
+    def _remember(self, key: str, number: int, answer: Message | InFlight) -> None:
         now = self._clock()
         self._ended[key] = (now + self.cfg.duplicate_seconds, number, answer)
         self._ended.move_to_end(key)
@@ -324,7 +348,10 @@ class GyApplication:
             for name, current in session.charges.items()
         ]  # fmt: skip
         session.charges.clear()
-        results = await asyncio.gather(*calls, return_exceptions=True)
+        if len(calls) == 1:  # the common case, awaited without a task
+            results: list[BaseException | None] = [await _caught(calls[0])]
+        else:
+            results = await asyncio.gather(*calls, return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 log.warning("OCS terminate failed", extra={"session": session.id,
@@ -407,6 +434,14 @@ class GyApplication:
             )  # fmt: skip
         SESSIONS.set(len(self.sessions))
         return len(idle)
+
+
+async def _caught(call: Awaitable[None]) -> Exception | None:
+    try:
+        await call
+    except Exception as exc:
+        return exc
+    return None
 
 
 async def _gather(calls: list[Awaitable[ServiceAnswer]]) -> list[ServiceAnswer]:

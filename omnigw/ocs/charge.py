@@ -32,6 +32,10 @@ class Unit(Enum):
     OCTETS = "*data"
     UNITS = "*sms"
 
+    # Members are singletons compared by identity: hash them the same way, in C. Enum's
+    # own hash runs Python code, and balances are keyed by unit on every CCR.
+    __hash__ = object.__hash__
+
 
 # Units by the names the config (Quota), the store and the API use
 UNIT_NAMES = {Unit.SECONDS: "seconds", Unit.OCTETS: "octets", Unit.UNITS: "units"}
