@@ -150,9 +150,7 @@ class GyApplication:
         self._clock = clock
         self.sessions: dict[str, GySession] = {}
         # Ended sessions and events: key -> (forget at, request number, answer or in flight)
-        self._ended: OrderedDict[str, tuple[float, int, Message | InFlight]] = (
-            OrderedDict()
-        )
+        self._ended: OrderedDict[str, tuple[float, int, Message | InFlight]] = OrderedDict()
         self._draining = False
         self._series: dict[tuple[RequestType | None, int], tuple[tuple[str, str], Histogram]] = {}
         self._sweeper: asyncio.Task[None] | None = None
