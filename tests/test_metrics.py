@@ -76,3 +76,23 @@ async def test_loop_counter_is_scraped_as_a_counter_family() -> None:
     expected = MESSAGES.values[("CCR", "request", "in")]
     labels = 'command="CCR",direction="in",kind="request"'
     assert f"omnigw_diameter_messages_total{{{labels}}} {expected}" in text
+
+
+async def test_loop_histogram_is_scraped_with_cumulative_buckets() -> None:
+    from omnigw.metrics import LoopHistogram
+
+    family = LoopHistogram("omnigw_test_seconds", "test", ["kind"], buckets=(0.001, 0.01))
+    for value in (0.0005, 0.001, 0.005, 2.0):
+        family.observe(("x",), value)
+    port = free_port()
+    server = MetricsServer(MetricsConfig(port=port))
+    await server.start()
+    try:
+        text = (await _scrape(port)).text
+    finally:
+        await server.stop()
+    assert 'omnigw_test_seconds_bucket{kind="x",le="0.001"} 2.0' in text  # le is inclusive
+    assert 'omnigw_test_seconds_bucket{kind="x",le="0.01"} 3.0' in text
+    assert 'omnigw_test_seconds_bucket{kind="x",le="+Inf"} 4.0' in text
+    assert 'omnigw_test_seconds_count{kind="x"} 4.0' in text
+    assert 'omnigw_test_seconds_sum{kind="x"} 2.0065' in text

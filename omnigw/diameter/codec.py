@@ -261,15 +261,15 @@ def decode(frame: bytes) -> Message:
     """One whole message (as delimited by `frame_length`)."""
     if len(frame) < HEADER:
         raise DecodeError(INVALID_MESSAGE_LENGTH, "shorter than the header")
-    version, length, flags, command, app_id, hop, e2e = struct.unpack(">B3sB3sIII", frame[:HEADER])
-    if version != VERSION:
-        raise DecodeError(UNSUPPORTED_VERSION, f"version {version}")
-    if int.from_bytes(length, "big") != len(frame):
+    first, second, app_id, hop, e2e = _HEADER.unpack_from(frame)
+    if first >> 24 != VERSION:
+        raise DecodeError(UNSUPPORTED_VERSION, f"version {first >> 24}")
+    if first & 0xFFFFFF != len(frame):
         raise DecodeError(INVALID_MESSAGE_LENGTH, "length field does not match")
+    flags = second >> 24
     if flags & 0x0F or (flags & FLAG_REQUEST and flags & FLAG_ERROR):
         raise DecodeError(INVALID_HEADER_BITS, f"invalid command flags {flags:#04x}")
-    avps = parse_avps(frame[HEADER:])
-    return Message(int.from_bytes(command, "big"), app_id, hop, e2e, flags, avps)
+    return Message(second & 0xFFFFFF, app_id, hop, e2e, flags, parse_avps(frame[HEADER:]))
 
 
 def header_of(frame: bytes) -> Message | None:

@@ -23,8 +23,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from prometheus_client import Histogram
-
 from omnigw.config import GyConfig
 from omnigw.diameter.ccr import (
     DIRECT_DEBITING,
@@ -152,7 +150,7 @@ class GyApplication:
         # Ended sessions and events: key -> (forget at, request number, answer or in flight)
         self._ended: OrderedDict[str, tuple[float, int, Message | InFlight]] = OrderedDict()
         self._draining = False
-        self._series: dict[tuple[RequestType | None, int], tuple[tuple[str, str], Histogram]] = {}
+        self._series: dict[tuple[RequestType | None, int], tuple[str, str]] = {}  # labels
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -263,12 +261,12 @@ class GyApplication:
 
     def _count(self, ccr_type: RequestType | None, result: int, started: float) -> None:
         key = (ccr_type, result)
-        series = self._series.get(key)
-        if series is None:  # label lookups cost more than the rest of this per CCR
+        labels = self._series.get(key)
+        if labels is None:
             name = TYPE_NAMES[ccr_type] if ccr_type is not None else "invalid"
-            series = self._series[key] = ((name, str(result)), CCR_LATENCY.labels(name))
-        CCRS.inc(series[0])
-        series[1].observe(time.perf_counter() - started)
+            labels = self._series[key] = (name, str(result))
+        CCRS.inc(labels)
+        CCR_LATENCY.observe(labels[:1], time.perf_counter() - started)
 
     # --- credit control ------------------------------------------------------------------
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge
 
-from omnigw.metrics import LoopCounter
+from omnigw.metrics import LoopCounter, LoopHistogram
 
 COMMANDS = {257: "CER", 280: "DWR", 282: "DPR", 272: "CCR"}  # bounded label values
 
@@ -21,7 +21,7 @@ CCRS = LoopCounter(
     "omnigw_gy_ccr_total", "Credit-Control requests answered, by request type and result code",
     ["type", "result"],
 )  # fmt: skip
-CCR_LATENCY = Histogram(
+CCR_LATENCY = LoopHistogram(
     "omnigw_gy_answer_duration_seconds", "CCR received -> CCA sent, by request type", ["type"],
     buckets=(0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1.0, 5.0),
 )  # fmt: skip
