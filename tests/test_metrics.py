@@ -7,7 +7,8 @@ import pytest
 from pydantic import SecretStr
 
 from omnigw.config import MetricsConfig
-from omnigw.metrics import MetricsServer
+from omnigw.diameter.metrics import MESSAGES
+from omnigw.metrics import LoopHistogram, MetricsServer
 from tests.support.api import PASSWORD, Api, sqlite_store_url
 from tests.support.ports import free_port
 
@@ -20,18 +21,23 @@ async def _scrape(port: int, token: str | None = None) -> httpx.Response:
         return await client.get(f"http://127.0.0.1:{port}/metrics", headers=headers)
 
 
+async def _scrape_once() -> str:
+    """Start a metrics listener, scrape it once, stop it."""
+    port = free_port()
+    server = MetricsServer(MetricsConfig(port=port))
+    await server.start()
+    try:
+        return (await _scrape(port)).text
+    finally:
+        await server.stop()
+
+
 async def test_families_follow_conventions(api: Api) -> None:
     await api.client.get("/healthz")
     await api.client.get("/api/v1/apikeys/anything-here")  # 405/404 land on bounded labels
     await api.client.post("/crm/auth/login", json={"email": "noc@x.org", "password": "nope-nope!"})
     await api.client.get("/api/v1/users", headers=api.auth("noc"))
-    port = free_port()
-    server = MetricsServer(MetricsConfig(port=port))
-    await server.start()
-    try:
-        text = (await _scrape(port)).text
-    finally:
-        await server.stop()
+    text = await _scrape_once()
     assert 'omnigw_build_info{python="' in text
     assert "process_resident_memory_bytes" in text and "process_cpu_seconds_total" in text
     assert 'omnigw_api_requests_total{method="GET",route="/healthz",status="200"}' in text
@@ -62,16 +68,8 @@ async def test_bearer_token_guards_the_scrape_when_configured() -> None:
 
 
 async def test_loop_counter_is_scraped_as_a_counter_family() -> None:
-    from omnigw.diameter.metrics import MESSAGES
-
     MESSAGES.inc(("CCR", "request", "in"), 3)
-    port = free_port()
-    server = MetricsServer(MetricsConfig(port=port))
-    await server.start()
-    try:
-        text = (await _scrape(port)).text
-    finally:
-        await server.stop()
+    text = await _scrape_once()
     assert "# TYPE omnigw_diameter_messages_total counter" in text
     expected = MESSAGES.values[("CCR", "request", "in")]
     labels = 'command="CCR",direction="in",kind="request"'
@@ -79,18 +77,10 @@ async def test_loop_counter_is_scraped_as_a_counter_family() -> None:
 
 
 async def test_loop_histogram_is_scraped_with_cumulative_buckets() -> None:
-    from omnigw.metrics import LoopHistogram
-
     family = LoopHistogram("omnigw_test_seconds", "test", ["kind"], buckets=(0.001, 0.01))
     for value in (0.0005, 0.001, 0.005, 2.0):
         family.observe(("x",), value)
-    port = free_port()
-    server = MetricsServer(MetricsConfig(port=port))
-    await server.start()
-    try:
-        text = (await _scrape(port)).text
-    finally:
-        await server.stop()
+    text = await _scrape_once()
     assert 'omnigw_test_seconds_bucket{kind="x",le="0.001"} 2.0' in text  # le is inclusive
     assert 'omnigw_test_seconds_bucket{kind="x",le="0.01"} 3.0' in text
     assert 'omnigw_test_seconds_bucket{kind="x",le="+Inf"} 4.0' in text
