@@ -11,7 +11,16 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import lru_cache
 
-from omnigw.diameter.codec import INVALID_AVP_VALUE, Avp, DecodeError, Message
+from omnigw.diameter.codec import (
+    AVP_MANDATORY,
+    INVALID_AVP_LENGTH,
+    INVALID_AVP_VALUE,
+    Avp,
+    DecodeError,
+    Entry,
+    Message,
+    walk,
+)
 from omnigw.ocs.charge import Unit
 
 CREDIT_CONTROL = 272  # command code
@@ -109,22 +118,47 @@ class Cca:
     failed: Avp | None = None
 
 
-def _required(first: dict[int, Avp], code: int, name: str) -> Avp:
-    avp = first.get(code)
-    if avp is None:
+def _avp(entry: Entry) -> Avp:
+    """The entry as an AVP, for Failed-AVP."""
+    code, flags, vendor, value = entry
+    return Avp(code, value, vendor, flags & AVP_MANDATORY != 0)
+
+
+def _required(first: dict[int, Entry], code: int, name: str) -> Entry:
+    entry = first.get(code)
+    if entry is None:
         # Failed-AVP names the missing AVP with an empty value (RFC 6733 7.5).
         raise DecodeError(MISSING_AVP, f"{name} is missing", Avp(code, b"\0\0\0\0"))
-    return avp
+    return entry
 
 
-def _units(avps: list[Avp]) -> tuple[Unit | None, int]:
+def _number(entry: Entry, size: int) -> int:
+    """An Unsigned32 (size 4) or Unsigned64 (size 8)."""
+    if len(entry[3]) != size:
+        raise DecodeError(INVALID_AVP_LENGTH, f"AVP {entry[0]}: expected {size} octets",
+                          _avp(entry))  # fmt: skip
+    return int.from_bytes(entry[3], "big")
+
+
+def _text(entry: Entry) -> str:
+    try:
+        return entry[3].decode("utf-8")
+    except UnicodeDecodeError:
+        raise DecodeError(INVALID_AVP_VALUE, f"AVP {entry[0]}: not UTF-8", _avp(entry)) from None
+
+
+def _units(entries: list[Entry]) -> tuple[Unit | None, int]:
     """The unit type and amount of an RSU/USU/GSU's contents (octets: total, else in+out)."""
     found: dict[int, int] = {}
-    for avp in avps:
-        if avp.code in (CC_TIME, CC_SERVICE_SPECIFIC_UNITS) and not avp.vendor:
-            found[avp.code] = avp.u32() if avp.code == CC_TIME else avp.u64()
-        elif avp.code in (CC_TOTAL_OCTETS, CC_INPUT_OCTETS, CC_OUTPUT_OCTETS) and not avp.vendor:
-            found[avp.code] = avp.u64()
+    for entry in entries:
+        code = entry[0]
+        if entry[2]:  # vendor-specific: not a unit AVP
+            continue
+        if code == CC_TIME:
+            found[code] = _number(entry, 4)
+        elif code in (CC_TOTAL_OCTETS, CC_INPUT_OCTETS, CC_OUTPUT_OCTETS,
+                      CC_SERVICE_SPECIFIC_UNITS):  # fmt: skip
+            found[code] = _number(entry, 8)
     if CC_TIME in found:
         return Unit.SECONDS, found[CC_TIME]
     if CC_TOTAL_OCTETS in found:
@@ -136,34 +170,34 @@ def _units(avps: list[Avp]) -> tuple[Unit | None, int]:
     return None, 0
 
 
-def _service(avp: Avp, default_unit: Unit) -> ServiceRequest:
+def _service(mscc: Entry, default_unit: Unit) -> ServiceRequest:
     rating_group = service_id = None
     asked, requested, used, final = False, None, 0, False
     unit: Unit | None = None
-    for inner in avp.group():
-        code = inner.code
-        if inner.vendor == TGPP:
-            if code == REPORTING_REASON and inner.u32() == FINAL_REPORT:
+    for entry in walk(mscc[3]):
+        code, _, vendor, value = entry
+        if vendor == TGPP:
+            if code == REPORTING_REASON and _number(entry, 4) == FINAL_REPORT:
                 final = True
             continue
         if code == RATING_GROUP:
-            rating_group = inner.u32()
+            rating_group = _number(entry, 4)
         elif code == SERVICE_IDENTIFIER:
-            service_id = inner.u32()
+            service_id = _number(entry, 4)
         elif code == RSU:
             asked = True
-            kind, amount = _units(inner.group())
+            kind, amount = _units(walk(value))
             if kind is not None:
                 unit, requested = kind, amount
         elif code == USU:
-            contents = inner.group()
+            contents = walk(value)
             kind, amount = _units(contents)
             if kind is not None:
                 unit = unit or kind
                 used += amount
             for part in contents:  # TS 32.299 also allows Reporting-Reason inside USU
-                if part.vendor == TGPP and part.code == REPORTING_REASON:
-                    final = final or part.u32() == FINAL_REPORT
+                if part[2] == TGPP and part[0] == REPORTING_REASON:
+                    final = final or _number(part, 4) == FINAL_REPORT
     if rating_group is None and service_id is None:
         raise DecodeError(MISSING_AVP, "MSCC without Rating-Group or Service-Identifier",
                           Avp(RATING_GROUP, b"\0\0\0\0"))  # fmt: skip
@@ -171,51 +205,58 @@ def _service(avp: Avp, default_unit: Unit) -> ServiceRequest:
                           final)  # fmt: skip
 
 
+def _subscription(entry: Entry) -> tuple[int, str]:
+    kind, data = None, None
+    for inner in walk(entry[3]):
+        if inner[0] == SUBSCRIPTION_ID_TYPE:
+            kind = _number(inner, 4)
+        elif inner[0] == SUBSCRIPTION_ID_DATA:
+            data = _text(inner)
+    if kind is None or data is None:
+        raise DecodeError(MISSING_AVP, "Subscription-Id needs type and data", _avp(entry))
+    return kind, data
+
+
 def parse_ccr(message: Message, default_unit: Unit = Unit.OCTETS) -> Ccr:
-    first: dict[int, Avp] = {}  # the first of each base/RFC 4006 AVP, in one pass
-    repeated: list[Avp] = []  # Subscription-Id and MSCC, which may come several times
-    for avp in message.avps:
-        if avp.vendor:
+    """Read from the message's entries, never its `Avp` objects (see `codec.Message`)."""
+    first: dict[int, Entry] = {}  # the first of each base/RFC 4006 AVP, in one pass
+    repeated: list[Entry] = []  # Subscription-Id and MSCC, which may come several times
+    for entry in message.entries:
+        code = entry[0]
+        if entry[2]:
             continue
-        if avp.code in (SUBSCRIPTION_ID, MSCC):
-            repeated.append(avp)
-        elif avp.code not in first:
-            first[avp.code] = avp
-    session_id = _required(first, SESSION_ID, "Session-Id").text()
-    origin_host = _required(first, ORIGIN_HOST, "Origin-Host").text()
+        if code in (SUBSCRIPTION_ID, MSCC):
+            repeated.append(entry)
+        elif code not in first:
+            first[code] = entry
+    session_id = _text(_required(first, SESSION_ID, "Session-Id"))
+    origin_host = _text(_required(first, ORIGIN_HOST, "Origin-Host"))
     _required(first, ORIGIN_REALM, "Origin-Realm")
     _required(first, DESTINATION_REALM, "Destination-Realm")
     app = _required(first, AUTH_APPLICATION_ID, "Auth-Application-Id")
-    if app.u32() != GY:
-        raise DecodeError(INVALID_AVP_VALUE, "Auth-Application-Id is not 4", app)
-    context = _required(first, SERVICE_CONTEXT_ID, "Service-Context-Id").text()
-    type_avp = _required(first, CC_REQUEST_TYPE, "CC-Request-Type")
+    if _number(app, 4) != GY:
+        raise DecodeError(INVALID_AVP_VALUE, "Auth-Application-Id is not 4", _avp(app))
+    context = _text(_required(first, SERVICE_CONTEXT_ID, "Service-Context-Id"))
+    type_entry = _required(first, CC_REQUEST_TYPE, "CC-Request-Type")
     try:
-        request_type = RequestType(type_avp.u32())
+        request_type = RequestType(_number(type_entry, 4))
     except ValueError:
-        raise DecodeError(INVALID_AVP_VALUE, "CC-Request-Type out of range", type_avp) from None
-    number = _required(first, CC_REQUEST_NUMBER, "CC-Request-Number").u32()
+        raise DecodeError(INVALID_AVP_VALUE, "CC-Request-Type out of range",
+                          _avp(type_entry)) from None  # fmt: skip
+    number = _number(_required(first, CC_REQUEST_NUMBER, "CC-Request-Number"), 4)
     subscriptions = []
     services = []
-    for avp in repeated:
-        if avp.code == SUBSCRIPTION_ID:
-            kind, data = None, None
-            for inner in avp.group():
-                if inner.code == SUBSCRIPTION_ID_TYPE:
-                    kind = inner.u32()
-                elif inner.code == SUBSCRIPTION_ID_DATA:
-                    data = inner.text()
-            if kind is None or data is None:
-                raise DecodeError(MISSING_AVP, "Subscription-Id needs type and data", avp)
-            subscriptions.append((kind, data))
+    for entry in repeated:
+        if entry[0] == SUBSCRIPTION_ID:
+            subscriptions.append(_subscription(entry))
         else:
-            services.append(_service(avp, default_unit))
-    action_avp = first.get(REQUESTED_ACTION)
-    action = action_avp.u32() if action_avp is not None else None
+            services.append(_service(entry, default_unit))
+    action_entry = first.get(REQUESTED_ACTION)
+    action = _number(action_entry, 4) if action_entry is not None else None
     top_rsu = first.get(RSU)
     if top_rsu is not None and not services:
         # An event without MSCC asks at the top level (RFC 4006 direct debiting).
-        unit, amount = _units(top_rsu.group())
+        unit, amount = _units(walk(top_rsu[3]))
         services.append(ServiceRequest(None, 0, unit or default_unit, True,
                                        amount if unit else None, 0, False))  # fmt: skip
     return Ccr(session_id, origin_host, request_type, number, context, subscriptions, services,
@@ -270,8 +311,9 @@ def build_cca(
     failure_handling: int | None = None,
 ) -> Message:
     """The CCA for `request`; the E bit is set for protocol errors (3xxx)."""
-    session = request.find(SESSION_ID)
-    avps = [session] if session is not None else []
+    # Echoed from the request's entries: a CCR never needs its `Avp` objects made.
+    session = next((e for e in request.entries if e[0] == SESSION_ID and not e[2]), None)
+    avps = [_avp(session)] if session is not None else []
     avps += [_u32(RESULT_CODE, answer.result_code), *origin, _u32(AUTH_APPLICATION_ID, GY),
              _u32(CC_REQUEST_TYPE, ccr_type),
              Avp.of_u32(CC_REQUEST_NUMBER, ccr_number)]  # fmt: skip
