@@ -300,17 +300,17 @@ def parse_avps(data: bytes) -> list[Avp]:
     ]
 
 
-def frame_length(buffer: bytes | bytearray) -> int | None:
-    """Length of the first message in `buffer`, or None until its header is in.
+def frame_length(buffer: bytes | bytearray, offset: int = 0) -> int | None:
+    """Length of the message at `offset` in `buffer`, or None until its header is in.
 
     Raises DecodeError when the header cannot start a legal message (the stream
     cannot be resynchronised: the connection must close).
     """
-    if len(buffer) < 4:
+    if len(buffer) - offset < 4:
         return None
-    if buffer[0] != VERSION:
-        raise DecodeError(UNSUPPORTED_VERSION, f"version {buffer[0]}")
-    length = int.from_bytes(buffer[1:4], "big")
+    if buffer[offset] != VERSION:
+        raise DecodeError(UNSUPPORTED_VERSION, f"version {buffer[offset]}")
+    length = int.from_bytes(buffer[offset + 1 : offset + 4], "big")
     if length < HEADER or length % 4 or length > MAX_LENGTH:
         raise DecodeError(INVALID_MESSAGE_LENGTH, f"message length {length}")
     return length

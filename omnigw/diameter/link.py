@@ -55,24 +55,29 @@ class DiameterLink(asyncio.Protocol):
         self._feed(Connected())
 
     def data_received(self, data: bytes) -> None:
-        self._buffer += data
-        while True:
-            try:
-                size = frame_length(self._buffer)
-            except DecodeError as exc:
-                self._close(f"unframeable input: {exc.reason}")
-                return
-            if size is None or len(self._buffer) < size:
-                return
-            frame = bytes(self._buffer[:size])
-            del self._buffer[:size]
-            try:
-                message = decode(frame)
-            except DecodeError as exc:
-                self._feed(Malformed(exc, header_of(frame)))
-                continue
-            self._handler.seen(self, message, "in")
-            self._feed(Received(message))
+        buffer = self._buffer
+        buffer += data
+        pos = 0  # frames are read in place; what they used goes in one deletion at the end
+        try:
+            while True:
+                try:
+                    size = frame_length(buffer, pos)
+                except DecodeError as exc:
+                    self._close(f"unframeable input: {exc.reason}")
+                    return
+                if size is None or len(buffer) - pos < size:
+                    return
+                frame = bytes(buffer[pos : pos + size])
+                pos += size
+                try:
+                    message = decode(frame)
+                except DecodeError as exc:
+                    self._feed(Malformed(exc, header_of(frame)))
+                    continue
+                self._handler.seen(self, message, "in")
+                self._feed(Received(message))
+        finally:
+            del buffer[:pos]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._timers.cancel_all()

@@ -114,16 +114,13 @@ class DiameterNode:
             link.send(self._error(message, APPLICATION_UNSUPPORTED, "application not served"))
             return
         try:
-            task = eager.start(self._serve(link, application, message))
+            task = eager.start(_serve(link, application, message))
         except Exception:  # the application's bug must not take the link down
             log.exception("Diameter request failed", extra={"command": message.command})
             return
         if task is not None:  # it waits (for CGRateS, say): carried on by a task
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-
-    async def _serve(self, link: DiameterLink, application: Application, request: Message) -> None:
-        link.send(await application(request))
 
     def _error(self, request: Message, code: int, text: str) -> Message:
         return request.answer(
@@ -135,3 +132,7 @@ class DiameterNode:
             ],
             error=True,
         )
+
+
+async def _serve(link: DiameterLink, application: Application, request: Message) -> None:
+    link.send(await application(request))
