@@ -127,14 +127,17 @@ class CrmService:
             raise Invalid(f"order: expected asc or desc, got {order!r}")
         column = getattr(res.table, sort)
         ordered = stmt.order_by(column.desc() if order == "desc" else column.asc())
+        # The total rides along as a window count: one statement, not a page and a count
+        # (each statement is several round trips to the store's thread).
+        counted = ordered.add_columns(func.count().over().label("total"))
         async with self._sessions() as session:
-            total = int(
-                await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-            )
-            rows = (
-                await session.execute(ordered.limit(per_page).offset((page - 1) * per_page))
-            ).scalars()
-            return [row_dict(r) for r in rows], total
+            found = (
+                await session.execute(counted.limit(per_page).offset((page - 1) * per_page))
+            ).all()
+            if found:
+                return [row_dict(r) for r, _ in found], int(found[0].total)
+            total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+            return [], int(total or 0)
 
     async def get(self, res: Resource, row_id: int) -> dict[str, Any]:
         async with self._sessions() as session:
