@@ -284,22 +284,39 @@ _FINAL_UNIT_TERMINATE = Avp.of_group(
 
 
 def _service_answer(service: ServiceAnswer) -> Avp:
+    return _mscc(service.rating_group, service.service_id, service.result_code, service.unit,
+                 service.granted, service.validity, service.threshold, service.final)  # fmt: skip
+
+
+@lru_cache(maxsize=4096)
+def _mscc(
+    rating_group: int | None,
+    service_id: int | None,
+    result_code: int,
+    unit: Unit,
+    granted: int | None,
+    validity: int,
+    threshold: int,
+    final: bool,
+) -> Avp:
+    """An answer's MSCC, encoded once per distinct content: most grants are the same quota
+    for the same rating group, so steady traffic encodes none."""
     avps: list[Avp] = []
-    if service.granted is not None:
-        avps.append(Avp.of_group(GSU, [_granted(service.unit, service.granted)]))
-    if service.rating_group is not None:
-        avps.append(_u32(RATING_GROUP, service.rating_group))
-    if service.service_id is not None:
-        avps.append(_u32(SERVICE_IDENTIFIER, service.service_id))
-    if service.granted is not None and service.validity:
-        avps.append(_u32(VALIDITY_TIME, service.validity))
-    avps.append(_u32(RESULT_CODE, service.result_code))
-    if service.final:
+    if granted is not None:
+        avps.append(Avp.of_group(GSU, [_granted(unit, granted)]))
+    if rating_group is not None:
+        avps.append(_u32(RATING_GROUP, rating_group))
+    if service_id is not None:
+        avps.append(_u32(SERVICE_IDENTIFIER, service_id))
+    if granted is not None and validity:
+        avps.append(_u32(VALIDITY_TIME, validity))
+    avps.append(_u32(RESULT_CODE, result_code))
+    if final:
         avps.append(_FINAL_UNIT_TERMINATE)
-    if service.granted is not None and service.threshold:
-        code = TIME_QUOTA_THRESHOLD if service.unit is Unit.SECONDS else VOLUME_QUOTA_THRESHOLD
-        avps.append(Avp.of_u32(code, service.threshold, vendor=TGPP))
-    return Avp.of_group(MSCC, avps)
+    if granted is not None and threshold:
+        code = TIME_QUOTA_THRESHOLD if unit is Unit.SECONDS else VOLUME_QUOTA_THRESHOLD
+        avps.append(Avp.of_u32(code, threshold, vendor=TGPP))
+    return Avp.of_group(MSCC, avps).frozen()
 
 
 def build_cca(
@@ -315,8 +332,7 @@ def build_cca(
     session = next((e for e in request.entries if e[0] == SESSION_ID and not e[2]), None)
     avps = [_avp(session)] if session is not None else []
     avps += [_u32(RESULT_CODE, answer.result_code), *origin, _u32(AUTH_APPLICATION_ID, GY),
-             _u32(CC_REQUEST_TYPE, ccr_type),
-             Avp.of_u32(CC_REQUEST_NUMBER, ccr_number)]  # fmt: skip
+             _u32(CC_REQUEST_TYPE, ccr_type), _u32(CC_REQUEST_NUMBER, ccr_number)]  # fmt: skip
     avps += [_service_answer(s) for s in answer.services]
     if failure_handling is not None:
         avps.append(_u32(CC_FAILURE_HANDLING, failure_handling))
