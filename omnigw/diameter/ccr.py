@@ -12,7 +12,6 @@ from enum import IntEnum
 from functools import lru_cache
 
 from omnigw.diameter.codec import (
-    AVP_MANDATORY,
     INVALID_AVP_LENGTH,
     INVALID_AVP_VALUE,
     Avp,
@@ -118,12 +117,6 @@ class Cca:
     failed: Avp | None = None
 
 
-def _avp(entry: Entry) -> Avp:
-    """The entry as an AVP, for Failed-AVP."""
-    code, flags, vendor, value = entry
-    return Avp(code, value, vendor, flags & AVP_MANDATORY != 0)
-
-
 def _required(first: dict[int, Entry], code: int, name: str) -> Entry:
     entry = first.get(code)
     if entry is None:
@@ -136,7 +129,7 @@ def _number(entry: Entry, size: int) -> int:
     """An Unsigned32 (size 4) or Unsigned64 (size 8)."""
     if len(entry[3]) != size:
         raise DecodeError(INVALID_AVP_LENGTH, f"AVP {entry[0]}: expected {size} octets",
-                          _avp(entry))  # fmt: skip
+                          Avp.of_entry(entry))  # fmt: skip
     return int.from_bytes(entry[3], "big")
 
 
@@ -144,7 +137,9 @@ def _text(entry: Entry) -> str:
     try:
         return entry[3].decode("utf-8")
     except UnicodeDecodeError:
-        raise DecodeError(INVALID_AVP_VALUE, f"AVP {entry[0]}: not UTF-8", _avp(entry)) from None
+        raise DecodeError(
+            INVALID_AVP_VALUE, f"AVP {entry[0]}: not UTF-8", Avp.of_entry(entry)
+        ) from None
 
 
 def _units(entries: list[Entry]) -> tuple[Unit | None, int]:
@@ -213,7 +208,7 @@ def _subscription(entry: Entry) -> tuple[int, str]:
         elif inner[0] == SUBSCRIPTION_ID_DATA:
             data = _text(inner)
     if kind is None or data is None:
-        raise DecodeError(MISSING_AVP, "Subscription-Id needs type and data", _avp(entry))
+        raise DecodeError(MISSING_AVP, "Subscription-Id needs type and data", Avp.of_entry(entry))
     return kind, data
 
 
@@ -235,14 +230,14 @@ def parse_ccr(message: Message, default_unit: Unit = Unit.OCTETS) -> Ccr:
     _required(first, DESTINATION_REALM, "Destination-Realm")
     app = _required(first, AUTH_APPLICATION_ID, "Auth-Application-Id")
     if _number(app, 4) != GY:
-        raise DecodeError(INVALID_AVP_VALUE, "Auth-Application-Id is not 4", _avp(app))
+        raise DecodeError(INVALID_AVP_VALUE, "Auth-Application-Id is not 4", Avp.of_entry(app))
     context = _text(_required(first, SERVICE_CONTEXT_ID, "Service-Context-Id"))
     type_entry = _required(first, CC_REQUEST_TYPE, "CC-Request-Type")
     try:
         request_type = RequestType(_number(type_entry, 4))
     except ValueError:
         raise DecodeError(INVALID_AVP_VALUE, "CC-Request-Type out of range",
-                          _avp(type_entry)) from None  # fmt: skip
+                          Avp.of_entry(type_entry)) from None  # fmt: skip
     number = _number(_required(first, CC_REQUEST_NUMBER, "CC-Request-Number"), 4)
     subscriptions = []
     services = []
@@ -330,7 +325,7 @@ def build_cca(
     """The CCA for `request`; the E bit is set for protocol errors (3xxx)."""
     # Echoed from the request's entries: a CCR never needs its `Avp` objects made.
     session = next((e for e in request.entries if e[0] == SESSION_ID and not e[2]), None)
-    avps = [_avp(session)] if session is not None else []
+    avps = [Avp.of_entry(session)] if session is not None else []
     avps += [_u32(RESULT_CODE, answer.result_code), *origin, _u32(AUTH_APPLICATION_ID, GY),
              _u32(CC_REQUEST_TYPE, ccr_type), _u32(CC_REQUEST_NUMBER, ccr_number)]  # fmt: skip
     avps += [_service_answer(s) for s in answer.services]

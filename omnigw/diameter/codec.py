@@ -126,6 +126,12 @@ class Avp:
         family = 1 if value.version == 4 else 2
         return cls(code, struct.pack(">H", family) + value.packed, vendor, mandatory)
 
+    @classmethod
+    def of_entry(cls, entry: Entry) -> Avp:
+        """The AVP a `walk` entry describes."""
+        code, flags, vendor, value = entry
+        return cls(code, value, vendor, flags & AVP_MANDATORY != 0, flags & AVP_PROTECTED != 0)
+
     def frozen(self) -> Avp:
         """This AVP with its encoding kept, for constants sent in every answer."""
         self.wire = encode_avp(self)
@@ -170,10 +176,7 @@ class Message:
     def avps(self) -> list[Avp]:
         if self._avps is None:
             assert self._entries is not None
-            self._avps = [
-                Avp(code, value, vendor, flags & AVP_MANDATORY != 0, flags & AVP_PROTECTED != 0)
-                for code, flags, vendor, value in self._entries
-            ]
+            self._avps = [Avp.of_entry(entry) for entry in self._entries]
         return self._avps
 
     @avps.setter
@@ -294,10 +297,7 @@ def walk(data: bytes) -> list[Entry]:
 
 def parse_avps(data: bytes) -> list[Avp]:
     """The AVPs packed in `data`, as `Avp` objects."""
-    return [
-        Avp(code, value, vendor, flags & AVP_MANDATORY != 0, flags & AVP_PROTECTED != 0)
-        for code, flags, vendor, value in walk(data)
-    ]
+    return [Avp.of_entry(entry) for entry in walk(data)]
 
 
 def frame_length(buffer: bytes | bytearray, offset: int = 0) -> int | None:
