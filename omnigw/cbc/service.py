@@ -41,7 +41,6 @@ from omnigw.cbc.cbsp.codec import (
 from omnigw.cbc.cbsp.fsm import LinkFsm
 from omnigw.cbc.cbsp.link import CbspLink, Reconnector
 from omnigw.cbc.delivery import SETTLED, DeliveryState, Do, Event, step
-from omnigw.cbc.gate import WriteGate
 from omnigw.cbc.messages import (
     AlertClass,
     Certainty,
@@ -64,11 +63,12 @@ from omnigw.cbc.metrics import (
     UNKNOWN_PEERS,
 )
 from omnigw.cbc.models import Alert, AlertEvent, Delivery, Message
-from omnigw.cbc.writer import DeliveryRow, StoreWriter
+from omnigw.cbc.writer import DeliveryRow, StoreWriter, event_row
 from omnigw.config import CbcConfig, CbcPeer
-from omnigw.errors import Conflict, Invalid, NotFound
+from omnigw.errors import Conflict, Invalid, NotFound, Unavailable
 from omnigw.store.base import utcnow
-from omnigw.store.engine import SessionFactory
+from omnigw.store.engine import SessionFactory, url_of
+from omnigw.store.process import Op, StoreProcess
 
 log = logging.getLogger("omnigw.cbc")
 
@@ -187,6 +187,11 @@ class PeerRuntime:
         return self.link is not None and self.link.up
 
 
+def _values(row: Alert | Message) -> dict[str, Any]:
+    """Every column of a new row, as the store helper inserts it."""
+    return {column.key: getattr(row, column.key) for column in row.__table__.columns}
+
+
 def _pages(raw: list[list[Any]]) -> tuple[Content, ...]:
     return tuple(Content(bytes.fromhex(h), n) for n, h in raw)
 
@@ -217,12 +222,14 @@ class CbcService:
     def __init__(self, cfg: CbcConfig, sessions: SessionFactory) -> None:
         self.cfg = cfg
         self._sessions = sessions
-        self._gate = WriteGate()
-        self._writer = StoreWriter(sessions, self._gate)
+        # Every CBC write goes through the helper process, in order (see store.process).
+        self._store = StoreProcess(url_of(sessions))
+        self._writer = StoreWriter(self._store)
         self._peers = {p.name: PeerRuntime(p) for p in cfg.peers}
         self._by_address = {str(p.address): p.name for p in cfg.peers if p.mode == "server"}
         self._seq = itertools.count()
         self._delivery_ids = itertools.count(1)  # continued from the store by _load
+        self._message_ids = itertools.count(1)
         self._server: asyncio.Server | None = None
         self._reconnectors: list[Reconnector] = []
         self._expiry: asyncio.Task[None] | None = None
@@ -241,6 +248,7 @@ class CbcService:
     # --- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
+        await self._store.start()
         await self._load()
         self._writer.start()
         loop = asyncio.get_running_loop()
@@ -290,10 +298,12 @@ class CbcService:
             self._last_code = {ident: code for ident, code in last}
             counts = await s.execute(select(Alert.state, func.count()).group_by(Alert.state))
             self._counts = {state: count for state, count in counts}
-            # We are the store's only writer of deliveries: number them ourselves, so a
-            # submission never waits for ids to come back.
+            # We are the store's only writer of messages and deliveries: number them
+            # ourselves, so a write never waits for ids to come back.
             last_id = (await s.execute(select(func.max(Delivery.id)))).scalar()
             self._delivery_ids = itertools.count((last_id or 0) + 1)
+            last_id = (await s.execute(select(func.max(Message.id)))).scalar()
+            self._message_ids = itertools.count((last_id or 0) + 1)
         self._add_missing_deliveries()
         self._publish_counts()
 
@@ -322,6 +332,11 @@ class CbcService:
                     self._holding.add(peer.cfg.name)
         return rt
 
+    @property
+    def store_pid(self) -> int | None:
+        """The store helper process (see store.process), for operators and benchmarks."""
+        return self._store.pid
+
     def bound_port(self) -> int | None:
         if self._server is None:
             return None
@@ -344,6 +359,7 @@ class CbcService:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self._writer.stop()
+        await self._store.stop()
         if self._server is not None:
             await self._server.wait_closed()
 
@@ -708,12 +724,14 @@ class CbcService:
                     serials.append(spec.serial)
                 else:
                     serials.append(SerialNumber(spec.target.scope, self._allocate_code(ident), 0))
+            now = utcnow()
             alert = Alert(
                 id=alert_id, state="active", source=spec.source, external_ref=spec.external_ref,
                 alert_class=cls.value if cls else None, priority=priority, category=int(category),
                 repetition_seconds=spec.repetition_seconds or self.cfg.default_repetition_seconds,
                 broadcasts_requested=spec.broadcasts_requested,
                 target=spec.target.to_json(), submitted_by=who, expires_at=spec.expires_at,
+                created_at=now, updated_at=now, ended_at=None, completed_at=None,
             )  # fmt: skip
             rows: list[Message] = []
             for index, ((ident, text, enc), serial) in enumerate(
@@ -723,7 +741,8 @@ class CbcService:
                 if warning is None and cls is not None and is_etws(cls):
                     warning = etws_warning_type(cls)
                 message = Message(
-                    alert=alert, index=index, language=text.language if text else None,
+                    id=next(self._message_ids), alert_id=alert_id, index=index,
+                    language=text.language if text else None,
                     text=text.text if text else "", message_identifier=ident,
                     geo_scope=int(serial.geo_scope), message_code=serial.message_code,
                     update_number=serial.update_number, dcs=enc.dcs if enc else 0,
@@ -731,17 +750,15 @@ class CbcService:
                     warning_type=warning,
                 )  # fmt: skip
                 rows.append(message)
-            async with self._gate.foreground(), self._sessions.begin() as s:
-                s.add(alert)
-                s.add_all(rows)
-                s.add(
-                    AlertEvent(
-                        alert_id=alert_id,
-                        what="accepted",
-                        detail={"by": who, "source": spec.source},
-                    )
-                )
-                await s.flush()
+            await self._store_alert(
+                alert_id,
+                [
+                    ("insert", "cbc_alerts", [_values(alert)]),
+                    ("insert", "cbc_messages", [_values(m) for m in rows]),
+                    ("insert", "cbc_alert_events",
+                     [event_row(alert_id, "accepted", {"by": who, "source": spec.source})]),
+                ],
+            )  # fmt: skip
             rt = self._runtime(alert, rows)
         self._counts["active"] = self._counts.get("active", 0) + 1
         self._publish_counts()
@@ -749,6 +766,15 @@ class CbcService:
         # Durable now: answer the caller first, then write to the peers.
         asyncio.get_running_loop().call_soon(self._start, rt)
         return alert_id
+
+    async def _store_alert(self, alert_id: str, ops: list[Op]) -> None:
+        try:
+            await self._store.run(ops)
+        except Unavailable:
+            # The helper ended with the transaction in flight: the store says if it committed.
+            async with self._sessions() as s:
+                if await s.scalar(select(Alert.id).where(Alert.id == alert_id)) is None:
+                    raise
 
     def _runtime(self, alert: Alert, rows: list[Message]) -> AlertRt:
         rt = _alert_rt(alert, time.monotonic())
@@ -787,24 +813,25 @@ class CbcService:
                 encode_text(t.text, t.language or m.language)
                 for m, t in zip(alert.messages, texts or (), strict=False)
             ]
-            async with self._gate.foreground(), self._sessions.begin() as s:
-                for index, message in enumerate(alert.messages):
-                    values: dict[str, Any] = {"update_number": (message.update_number + 1) % 16}
-                    if encoded:
-                        values["text"] = texts[index].text  # type: ignore[index]
-                        values["dcs"] = encoded[index].dcs
-                        values["pages"] = [
-                            [p.length, p.content.hex()] for p in encoded[index].pages
-                        ]
-                    await s.execute(
-                        update(Message).where(Message.id == message.id).values(**values)
-                    )
-                await s.execute(
-                    update(Alert)
-                    .where(Alert.id == alert_id)
-                    .values(updated_at=utcnow(), completed_at=None)
-                )
-                s.add(AlertEvent(alert_id=alert_id, what="updated", detail={"by": who}))
+            changed: list[dict[str, Any]] = []
+            for index, message in enumerate(alert.messages):
+                values: dict[str, Any] = {
+                    "id": message.id,
+                    "update_number": (message.update_number + 1) % 16,
+                }
+                if encoded:
+                    values["text"] = texts[index].text  # type: ignore[index]
+                    values["dcs"] = encoded[index].dcs
+                    values["pages"] = [[p.length, p.content.hex()] for p in encoded[index].pages]
+                changed.append(values)
+            await self._store.run(
+                [
+                    ("update", "cbc_messages", changed),
+                    ("update", "cbc_alerts",
+                     [{"id": alert_id, "updated_at": utcnow(), "completed_at": None}]),
+                    ("insert", "cbc_alert_events", [event_row(alert_id, "updated", {"by": who})]),
+                ]
+            )  # fmt: skip
             for index, message in enumerate(alert.messages):
                 message.update_number = (message.update_number + 1) % 16
                 if encoded:
@@ -828,13 +855,13 @@ class CbcService:
             if alert is None or alert.state != "active":
                 await self._require_known(alert_id)
                 raise Conflict(f"alert {alert_id} is not active")
-            async with self._sessions.begin() as s:
-                await s.execute(
-                    update(Alert)
-                    .where(Alert.id == alert_id)
-                    .values(state=reason, ended_at=utcnow())
-                )
-                s.add(AlertEvent(alert_id=alert_id, what=reason, detail={"by": who}))
+            await self._store.run(
+                [
+                    ("update", "cbc_alerts",
+                     [{"id": alert_id, "state": reason, "ended_at": utcnow()}]),
+                    ("insert", "cbc_alert_events", [event_row(alert_id, reason, {"by": who})]),
+                ]
+            )  # fmt: skip
             alert.state = reason
         self._counts["active"] = self._counts.get("active", 1) - 1
         self._counts[reason] = self._counts.get(reason, 0) + 1

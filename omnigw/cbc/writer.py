@@ -2,8 +2,10 @@
 
 The delivery engine runs in memory and never waits for the store on its hot
 path; this writer batches what changed (delivery rows, history events, alert
-completion) and commits it every few milliseconds. Alerts themselves are
-stored by the service, synchronously, before the API answers.
+completion) and commits it every few milliseconds through the store helper
+process. Alerts themselves are stored by the service before the API answers,
+through the same helper, which runs one transaction at a time: an alert
+waits for at most the one batch already sent.
 """
 
 from __future__ import annotations
@@ -13,15 +15,11 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
-
-from sqlalchemy import Table, bindparam, insert, update
+from typing import Any
 
 from omnigw.cbc.delivery import DeliveryState
-from omnigw.cbc.gate import WriteGate
-from omnigw.cbc.models import Alert, AlertEvent, Delivery
 from omnigw.store.base import utcnow
-from omnigw.store.engine import SessionFactory
+from omnigw.store.process import Op, StoreProcess
 
 log = logging.getLogger("omnigw.cbc.writer")
 
@@ -44,11 +42,8 @@ class DeliveryRow:
 
 
 class StoreWriter:
-    def __init__(self, sessions: SessionFactory, gate: WriteGate, interval: float = 0.01) -> None:
-        self._sessions = sessions
-        # Shared with the service's own writes: SQLite has one writer, and waiting on the
-        # gate is prompt where SQLite's busy handler sleeps in steps.
-        self._gate = gate
+    def __init__(self, store: StoreProcess, interval: float = 0.01) -> None:
+        self._store = store
         self._interval = interval
         self._deliveries: dict[int, DeliveryRow] = {}
         self._unstored: dict[int, dict[str, Any]] = {}  # id -> message_id, peer: to INSERT
@@ -67,7 +62,7 @@ class StoreWriter:
         self._wake.set()
 
     def event(self, alert_id: str, what: str, detail: dict[str, Any]) -> None:
-        self._events.append({"alert_id": alert_id, "at": utcnow(), "what": what, "detail": detail})
+        self._events.append(event_row(alert_id, what, detail))
         self._wake.set()
 
     def alert_delivered(self, alert_id: str, at: datetime) -> None:
@@ -105,8 +100,7 @@ class StoreWriter:
                 events, self._events = self._events[:BATCH], self._events[BATCH:]
                 done, self._done = self._done, {}
                 try:
-                    async with self._gate.background():
-                        await self._commit(rows, events, done)
+                    await self._commit(rows, events, done)
                 except Exception:
                     for row in rows:  # keep them for the next attempt, unless newer exist
                         self._deliveries.setdefault(row.id, row)
@@ -117,52 +111,33 @@ class StoreWriter:
     async def _commit(
         self, rows: list[DeliveryRow], events: list[dict[str, Any]], done: dict[str, datetime]
     ) -> None:
-        # Core executemany, not the ORM's bulk paths: this runs for every batch of answers,
-        # and the ORM's per-row bookkeeping was the larger part of the CBC's CPU under load.
         now = utcnow()
-        new = [r for r in rows if r.id in self._unstored]
-        known = [r for r in rows if r.id not in self._unstored]
-        async with self._sessions.begin() as s:
-            conn = await s.connection()
-            if new:
-                await conn.execute(
-                    insert(DELIVERIES), [_columns(r, now) | self._unstored[r.id] for r in new]
-                )
-            if known:
-                await conn.execute(_UPDATE_DELIVERY, [_keyed(_columns(r, now)) for r in known])
-            if events:
-                await conn.execute(insert(EVENTS), events)
-            for alert_id, at in done.items():
-                await conn.execute(
-                    update(ALERTS).where(ALERTS.c.id == alert_id).values(completed_at=at)
-                )
-        for r in new:
-            del self._unstored[r.id]
+        new = [_columns(r, now) | self._unstored[r.id] for r in rows if r.id in self._unstored]
+        known = [_columns(r, now) for r in rows if r.id not in self._unstored]
+        ops: list[Op] = []
+        if new:  # insert_new: a batch retried after a lost answer may already be stored
+            ops.append(("insert_new", "cbc_deliveries", new))
+        if known:
+            ops.append(("update", "cbc_deliveries", known))
+        if events:
+            ops.append(("insert", "cbc_alert_events", events))
+        if done:
+            completed = [{"id": alert_id, "completed_at": at} for alert_id, at in done.items()]
+            ops.append(("update", "cbc_alerts", completed))
+        await self._store.run(ops)
+        for row in new:
+            del self._unstored[row["id"]]
 
 
-DELIVERIES = cast(Table, Delivery.__table__)
-EVENTS = cast(Table, AlertEvent.__table__)
-ALERTS = cast(Table, Alert.__table__)
-_UPDATED = ("state", "attempts", "confirmed_serial", "error", "confirmed_at", "report",
-            "kill_report", "status_report", "updated_at")  # fmt: skip
-# One statement for a batch of rows; the key is bound as "key" (a column's own name
-# cannot be both the WHERE parameter and a SET parameter).
-_UPDATE_DELIVERY = (
-    update(DELIVERIES)
-    .where(DELIVERIES.c.id == bindparam("key"))
-    .values({name: bindparam(name) for name in _UPDATED})
-)
-
-
-def _keyed(columns: dict[str, Any]) -> dict[str, Any]:
-    columns["key"] = columns.pop("id")
-    return columns
+def event_row(alert_id: str, what: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """A line of an alert's history, as the store helper inserts it."""
+    return {"alert_id": alert_id, "at": utcnow(), "what": what, "detail": detail}
 
 
 def _columns(row: DeliveryRow, now: datetime) -> dict[str, Any]:
     return {
         "id": row.id,
-        "state": row.state,
+        "state": str(row.state),
         "attempts": row.attempts,
         "confirmed_serial": row.confirmed_serial,
         "error": row.error,

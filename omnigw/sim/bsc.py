@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import cast
 
 from omnigw.cbc.cbsp.codec import (
@@ -27,6 +28,12 @@ from omnigw.cbc.cbsp.codec import (
     encode,
     frame_length,
 )
+
+
+@lru_cache(maxsize=256)
+def _decode(frame: bytes) -> Pdu:
+    """A fleet is one process: its BSCs all receive the same PLMN-wide PDU; decode it once."""
+    return decode(frame)
 
 
 @dataclass
@@ -78,7 +85,7 @@ class SimBsc(asyncio.Protocol):
             frame = bytes(self._buffer[:size])
             del self._buffer[:size]
             try:
-                pdu = decode(frame)
+                pdu = _decode(frame)
             except DecodeError as exc:
                 self.send(Pdu(MsgType.ERROR_INDICATION, cause=exc.cause))
                 continue

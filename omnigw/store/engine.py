@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import (
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # WAL lets readers run beside the one writer; busy_timeout rides out short locks.
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -37,7 +37,7 @@ def create_engine(url: str, pool_size: int = 5, echo: bool = False) -> AsyncEngi
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, echo=echo, hide_parameters=True)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine
     return create_async_engine(
         url, echo=echo, hide_parameters=True, pool_size=pool_size, pool_pre_ping=True
@@ -46,3 +46,9 @@ def create_engine(url: str, pool_size: int = 5, echo: bool = False) -> AsyncEngi
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def url_of(sessions: SessionFactory) -> str:
+    """The URL the factory's engine was made from, password included (never log it)."""
+    engine: AsyncEngine = sessions.kw["bind"]
+    return engine.url.render_as_string(hide_password=False)

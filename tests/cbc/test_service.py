@@ -16,6 +16,7 @@ from omnigw.cbc.cbsp.codec import Cause, CellId, MsgType
 from omnigw.cbc.messages import AlertClass
 from omnigw.cbc.service import AlertSpec, CbcService, Text
 from omnigw.config import CbcConfig
+from omnigw.errors import Unavailable
 from omnigw.sim.bsc import SimBsc, connect, listen
 from omnigw.store.engine import session_factory
 from tests.support.ports import free_port
@@ -181,6 +182,32 @@ async def test_restart_with_data_lost_resends_active_messages(service_factory: A
     await until(lambda: len(bsc.writes()) == 2)
     first, again = bsc.writes()
     assert again.new_serial == first.new_serial and again.old_serial is None
+
+
+async def test_an_alert_is_accepted_only_if_its_commit_is_known(
+    service_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store helper ending mid-commit: the store decides whether the alert exists."""
+    cfg, service, bsc = await _linked(service_factory)
+    real = service._store.run
+
+    async def lost_before(ops: Any) -> None:
+        raise Unavailable("the store helper process ended")
+
+    monkeypatch.setattr(service._store, "run", lost_before)
+    with pytest.raises(Unavailable):
+        await service.submit(_spec(cfg), "authority@x")
+    assert (await service.list(None, None, 10, 0))[0] == 0
+
+    async def lost_after(ops: Any) -> None:
+        await real(ops)
+        raise Unavailable("the store helper process ended")
+
+    monkeypatch.setattr(service._store, "run", lost_after)
+    alert_id = await service.submit(_spec(cfg), "authority@x")
+    monkeypatch.setattr(service._store, "run", real)
+    await until(lambda: _state_is(service, alert_id, "active"))
+    assert len(bsc.writes()) == 1
 
 
 async def test_update_keeps_the_code_and_bumps_the_update_number(service_factory: Any) -> None:

@@ -1,0 +1,272 @@
+"""Store writes in a helper process: one pipe round trip per transaction.
+
+Under load the event loop is busy with protocol work. Through the async
+driver, every statement of a transaction costs the caller a loop iteration
+and a hand-over of the GIL to the driver's thread, and that thread waits for
+the GIL behind the loop: an alert's five-statement transaction took tens of
+milliseconds while 200 BSCs were answering. The helper process runs the whole
+transaction with its own interpreter and answers once, so the caller pays
+one loop iteration whatever the load.
+
+The helper executes whole transactions in the order they arrive, one at a
+time: it is the one writer of the tables it is given. Requests are
+`(kind, table, rows)` operations; rows are plain values (pickled on a private
+pipe between this process and its own child). The store's URL, password
+included, goes through the pipe, never the command line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import itertools
+import logging
+import os
+import pickle
+import signal
+import struct
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, BinaryIO, Literal
+
+import sqlalchemy
+from prometheus_client import Counter
+from sqlalchemy import Table, bindparam, event, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Dialect, make_url
+from sqlalchemy.sql.dml import Insert, Update
+
+from omnigw.errors import Unavailable
+from omnigw.store.engine import create_engine, sqlite_pragmas
+from omnigw.store.tables import metadata
+
+log = logging.getLogger("omnigw.store.process")
+
+# insert: plain INSERT; insert_new: INSERT that skips rows whose key exists (a retry of a
+# commit whose answer was lost); update: UPDATE ... WHERE id = row["id"].
+Kind = Literal["insert", "insert_new", "update"]
+Op = tuple[Kind, str, list[dict[str, Any]]]
+
+LENGTH = struct.Struct(">I")
+
+RESTARTS = Counter(
+    "omnigw_store_helper_restarts_total",
+    "Store helper processes that ended unexpectedly and were started again",
+)
+
+
+class StoreProcess:
+    """The parent's side: `run` sends one transaction and waits for its outcome."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._child: asyncio.subprocess.Process | None = None  # None: not running
+        self._reader: asyncio.Task[None] | None = None
+        self._pending: dict[int, asyncio.Future[None]] = {}
+        self._seq = itertools.count()
+        self._starting = asyncio.Lock()
+        self._stopping = False
+
+    @property
+    def pid(self) -> int | None:
+        return self._child.pid if self._child is not None else None
+
+    async def start(self) -> None:
+        self._stopping = False
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "omnigw.store.process",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert child.stdin is not None
+        child.stdin.write(_frame(self._url))
+        self._child = child
+        self._reader = asyncio.get_running_loop().create_task(self._read(child))
+
+    async def run(self, ops: Sequence[Op]) -> None:
+        """Commit `ops` as one transaction.
+
+        Raises StoreWriteError if the database refused it (nothing was written), and
+        Unavailable if the helper ended before answering (it may or may not be written).
+        """
+        ops = [op for op in ops if op[2]]
+        if not ops:
+            return
+        if self._stopping:
+            raise Unavailable("the store is shutting down")
+        if self._child is None:
+            async with self._starting:
+                if self._child is None:
+                    RESTARTS.inc()
+                    log.error("the store helper process had ended; starting another")
+                    await self.start()
+        child = self._child
+        assert child is not None and child.stdin is not None
+        seq = next(self._seq)
+        done = asyncio.get_running_loop().create_future()
+        self._pending[seq] = done
+        child.stdin.write(_frame((seq, ops)))
+        await done
+
+    async def _read(self, child: asyncio.subprocess.Process) -> None:
+        assert child.stdout is not None
+        try:
+            while True:
+                seq, error = _load(await _read_frame(child.stdout))
+                done = self._pending.pop(seq, None)
+                if done is None or done.done():
+                    continue
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(StoreWriteError(error))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            if self._child is child:
+                self._child = None
+            # What was in flight has an unknown outcome: each caller decides what to do.
+            pending, self._pending = self._pending, {}
+            for done in pending.values():
+                if not done.done():
+                    done.set_exception(Unavailable("the store helper process ended"))
+
+    async def stop(self) -> None:
+        self._stopping = True
+        child = self._child
+        if child is None:
+            return
+        assert child.stdin is not None
+        child.stdin.close()  # the helper finishes what it has and exits on end of input
+        try:
+            await asyncio.wait_for(child.wait(), 10)
+        except TimeoutError:
+            child.kill()
+            await child.wait()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+
+
+class StoreWriteError(Exception):
+    """The helper ran the transaction and the database refused it (rolled back)."""
+
+
+def _frame(value: object) -> bytes:
+    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return LENGTH.pack(len(data)) + data
+
+
+def _load(data: bytes) -> Any:
+    # Safe here: the pipe's only other end is this daemon's own parent or child process.
+    return pickle.loads(data)  # noqa: S301
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> bytes:
+    (size,) = LENGTH.unpack(await reader.readexactly(LENGTH.size))
+    return await reader.readexactly(size)
+
+
+# --- the helper's side --------------------------------------------------------------------
+
+
+def statement(
+    dialect: Dialect, kind: Kind, table: Table, columns: Sequence[str]
+) -> Insert | Update:
+    """The statement for an operation on `table` setting `columns` (one per row shape)."""
+    if kind == "insert":
+        return insert(table)
+    if kind == "insert_new":
+        if dialect.name == "postgresql":
+            return postgresql.insert(table).on_conflict_do_nothing()
+        return sqlite.insert(table).on_conflict_do_nothing()
+    # The key is bound as "key": a column's own name cannot be both WHERE and SET parameter.
+    return (
+        update(table)
+        .where(table.c.id == bindparam("key"))
+        .values({name: bindparam(name) for name in columns if name != "id"})
+    )
+
+
+def _keyed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{("key" if k == "id" else k): v for k, v in row.items()} for row in rows]
+
+
+Transaction = Callable[[Sequence[Op]], None]
+
+
+def _apply(conn: Connection, ops: Sequence[Op], cache: dict[Any, Insert | Update]) -> None:
+    for kind, name, rows in ops:
+        key = (kind, name, tuple(rows[0]))
+        stmt = cache.get(key)
+        if stmt is None:
+            stmt = statement(conn.dialect, kind, metadata.tables[name], key[2])
+            cache[key] = stmt
+        conn.execute(stmt, _keyed(rows) if kind == "update" else rows)
+
+
+@contextlib.contextmanager
+def _transactions(url: str) -> Iterator[Transaction]:
+    """Runs a transaction per call: SQLite through its own driver, with no thread in between
+    (this process does nothing else); PostgreSQL through asyncpg, the one driver we ship."""
+    cache: dict[Any, Insert | Update] = {}
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = sqlalchemy.create_engine(parsed.set(drivername="sqlite"), hide_parameters=True)
+        event.listen(engine, "connect", sqlite_pragmas)
+
+        def run(ops: Sequence[Op]) -> None:
+            with engine.begin() as conn:
+                _apply(conn, ops, cache)
+
+        yield run
+        engine.dispose()
+        return
+    with asyncio.Runner() as runner:
+        async_engine = create_engine(url, pool_size=1)
+
+        async def transaction(ops: Sequence[Op]) -> None:
+            async with async_engine.begin() as conn:
+                await conn.run_sync(_apply, ops, cache)
+
+        yield lambda ops: runner.run(transaction(ops))
+        runner.run(async_engine.dispose())
+
+
+def _read_blocking(source: BinaryIO) -> bytes | None:
+    """The next frame, or None at end of input."""
+    head = source.read(LENGTH.size)
+    if len(head) < LENGTH.size:
+        return None
+    (size,) = LENGTH.unpack(head)
+    data = source.read(size)
+    return data if len(data) == size else None
+
+
+def _serve() -> None:
+    # Our stdout is the answer pipe: anything else printed goes to stderr instead.
+    source, sink = sys.stdin.buffer, os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    url = _read_blocking(source)
+    if url is None:
+        return
+    with _transactions(_load(url)) as run:
+        gc.freeze()  # the imports' objects are forever: keep them out of every collection
+        # End of input: the parent closed the pipe after its last flush, or died.
+        while (frame := _read_blocking(source)) is not None:
+            seq, ops = _load(frame)
+            error: str | None = None
+            try:
+                run(ops)
+            except Exception as exc:  # the parent reports it with the caller's context
+                error = f"{type(exc).__name__}: {exc}"
+            sink.write(_frame((seq, error)))
+            sink.flush()
+
+
+if __name__ == "__main__":
+    # Shutdown is the parent closing our input, after its last flush: a signal sent to
+    # the whole service must not cut that flush short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _serve()
