@@ -151,11 +151,21 @@ class SerialNumber:
             raise MessageError("update number: must be 0..15")
 
     def encode(self) -> int:
-        return (int(self.geo_scope) << 14) | (self.message_code << 4) | self.update_number
+        return self.pack(self.geo_scope, self.message_code, self.update_number)
+
+    @staticmethod
+    def pack(geo_scope: int, message_code: int, update_number: int) -> int:
+        """The 16-bit value of valid parts, without building the object (hot paths)."""
+        return (int(geo_scope) << 14) | (message_code << 4) | update_number
 
     @classmethod
     def decode(cls, value: int) -> SerialNumber:
-        return cls(GeoScope(value >> 14), (value >> 4) & 0x3FF, value & 0xF)
+        return cls(GeoScope(value >> 14), cls.code_of(value), value & 0xF)
+
+    @staticmethod
+    def code_of(value: int) -> int:
+        """The message code of a 16-bit serial number."""
+        return (value >> 4) & 0x3FF
 
     def updated(self) -> SerialNumber:
         """The serial number of the next update: same code, update number + 1 mod 16."""

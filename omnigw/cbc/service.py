@@ -37,6 +37,7 @@ from omnigw.cbc.cbsp.codec import (
     Pdu,
     Summary,
     decode,
+    encode,
 )
 from omnigw.cbc.cbsp.fsm import LinkFsm
 from omnigw.cbc.cbsp.link import CbspLink, Reconnector
@@ -75,6 +76,8 @@ log = logging.getLogger("omnigw.cbc")
 INTERFACE = "cbsp"
 REPETITION_UNIT = 1.883  # seconds per CBSP repetition-period unit
 S = DeliveryState
+# What a state in progress is stored as (and reloaded as after a restart).
+_PENDING_FORM = {S.WRITING: S.PENDING, S.KILLING: S.KILL_PENDING}
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,10 +153,13 @@ class MessageRt:
     pages: tuple[Content, ...]
     warning_type: int | None
     language: str | None
+    # WRITE-REPLACE PDUs by (cells, old serial), encoded once: a PLMN-wide alert is the same
+    # PDU for every peer. Emptied whenever the message changes.
+    writes: dict[tuple[CellList, int | None], tuple[Pdu, bytes]] = field(default_factory=dict)
 
     @property
     def serial(self) -> int:
-        return SerialNumber(GeoScope(self.geo_scope), self.code, self.update_number).encode()
+        return SerialNumber.pack(self.geo_scope, self.code, self.update_number)
 
 
 @dataclass(slots=True)
@@ -172,7 +178,7 @@ class PeerRuntime:
     cfg: CbcPeer
     link: CbspLink | None = None
     writable: bool = True
-    outbound: list[tuple[int, int, int, Pdu]] = field(default_factory=list)
+    outbound: list[tuple[int, int, int, Pdu, bytes | None]] = field(default_factory=list)
     timers: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
     deliveries: dict[int, DeliveryRt] = field(default_factory=dict)
 
@@ -459,7 +465,7 @@ class CbcService:
         serial = summary.new_serial if summary.new_serial is not None else summary.old_serial
         if summary.message_id is None or serial is None:
             return
-        code = SerialNumber.decode(serial).message_code
+        code = SerialNumber.code_of(serial)
         delivery = self._refs.get((peer.cfg.name, summary.message_id, code))
         if delivery is None:
             log.warning(
@@ -531,11 +537,11 @@ class CbcService:
             if action is Do.STOP_TIMER:
                 self._stop_timer(peer, row.id)
             elif action is Do.WRITE:
-                write = self._write_pdu(peer, message, row)
+                write = self._write(peer, message, row)
                 if write is None:
                     row.state, row.error = S.KILLED, "no target cell served by this peer"
                 else:
-                    self._push(peer, alert.priority, row.id, write)
+                    self._push(peer, alert.priority, row.id, *write)
             elif action is Do.KILL:
                 self._push(peer, 0, row.id, self._kill_pdu(peer, message, row))
         if frame is not None and event in (Event.COMPLETE, Event.FAILURE):
@@ -552,8 +558,9 @@ class CbcService:
             row.error = f"no answer after {row.attempts} attempts"
             peer.failed.inc()
         after = delivery.state
-        # Persist what survives a restart; WRITING and KILLING come back as their pending forms.
-        if after != before or frame is not None:
+        # Persist what survives a restart. WRITING and KILLING come back as their pending
+        # forms, so leaving a pending form for them changes nothing worth a write.
+        if (after != before and _PENDING_FORM.get(after) is not before) or frame is not None:
             self._writer.delivery(row)
         if after != before and (after in (S.FAILED, S.KILLED) or event is Event.RESTART):
             self._writer.event(
@@ -591,23 +598,38 @@ class CbcService:
         ):
             self._alerts.pop(alert.id, None)
 
-    def _push(self, peer: PeerRuntime, priority: int, delivery_id: int, pdu: Pdu) -> None:
-        heapq.heappush(peer.outbound, (priority, next(self._seq), delivery_id, pdu))
+    def _push(
+        self,
+        peer: PeerRuntime,
+        priority: int,
+        delivery_id: int,
+        pdu: Pdu,
+        wire: bytes | None = None,
+    ) -> None:
+        if not peer.outbound and peer.up and peer.writable:
+            self._send(peer, delivery_id, pdu, wire)  # nothing queued to overtake
+            return
+        heapq.heappush(peer.outbound, (priority, next(self._seq), delivery_id, pdu, wire))
         self._drain(peer)
 
     def _drain(self, peer: PeerRuntime) -> None:
         """Send queued PDUs, most urgent first, while the link takes them."""
         while peer.outbound and peer.up and peer.writable:
-            _, _, delivery_id, pdu = heapq.heappop(peer.outbound)
-            assert peer.link is not None
-            try:
-                peer.link.send(pdu)
-            except ConnectionError:
+            _, _, delivery_id, pdu, wire = heapq.heappop(peer.outbound)
+            if not self._send(peer, delivery_id, pdu, wire):
                 return
-            self._stop_timer(peer, delivery_id)
-            peer.timers[delivery_id] = asyncio.get_running_loop().call_later(
-                self.cfg.cbsp.answer_timeout_seconds, self._timeout, peer, delivery_id
-            )
+
+    def _send(self, peer: PeerRuntime, delivery_id: int, pdu: Pdu, wire: bytes | None) -> bool:
+        assert peer.link is not None
+        try:
+            peer.link.send(pdu, wire)
+        except ConnectionError:
+            return False
+        self._stop_timer(peer, delivery_id)
+        peer.timers[delivery_id] = asyncio.get_running_loop().call_later(
+            self.cfg.cbsp.answer_timeout_seconds, self._timeout, peer, delivery_id
+        )
+        return True
 
     def _timeout(self, peer: PeerRuntime, delivery_id: int) -> None:
         peer.timers.pop(delivery_id, None)
@@ -627,15 +649,27 @@ class CbcService:
 
     # --- PDUs ------------------------------------------------------------------------------
 
-    def _write_pdu(self, peer: PeerRuntime, message: MessageRt, row: DeliveryRow) -> Pdu | None:
-        alert = message.alert
-        cells = alert.target.for_peer(peer.cfg.cells)
+    def _write(
+        self, peer: PeerRuntime, message: MessageRt, row: DeliveryRow
+    ) -> tuple[Pdu, bytes] | None:
+        """The WRITE-REPLACE of `message` for `peer`, and its encoding; None: no cell to write."""
+        cells = message.alert.target.for_peer(peer.cfg.cells)
         if cells is None:
             return None
         serial = message.serial
         old = row.confirmed_serial
         # Same serial again (the peer lost it): a fresh write, not a replace.
         old_serial = old if old is not None and old != serial else None
+        write = message.writes.get((cells, old_serial))
+        if write is None:
+            pdu = self._write_pdu(message, cells, old_serial)
+            write = message.writes[(cells, old_serial)] = (pdu, encode(pdu))
+        return write
+
+    @staticmethod
+    def _write_pdu(message: MessageRt, cells: CellList, old_serial: int | None) -> Pdu:
+        alert = message.alert
+        serial = message.serial
         if message.warning_type is not None:
             return Pdu(
                 MsgType.WRITE_REPLACE, message_id=message.identifier, new_serial=serial,
@@ -833,6 +867,7 @@ class CbcService:
                 ]
             )  # fmt: skip
             for index, message in enumerate(alert.messages):
+                message.writes.clear()
                 message.update_number = (message.update_number + 1) % 16
                 if encoded:
                     message.dcs = encoded[index].dcs

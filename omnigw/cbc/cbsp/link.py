@@ -62,6 +62,13 @@ def _encode(pdu: Pdu) -> bytes:
     return encode(pdu)
 
 
+def _whole_frame(data: bytes) -> bool:
+    try:
+        return frame_length(data) == len(data)
+    except DecodeError:
+        return False  # the framing path reports it
+
+
 class LinkHandler(Protocol):
     """What the CBC service does with link events."""
 
@@ -97,6 +104,9 @@ class CbspLink(asyncio.Protocol):
         self._feed(Connected(reset=self._reset()))
 
     def data_received(self, data: bytes) -> None:
+        if not self._buffer and _whole_frame(data):
+            self._frame(data)  # the usual case: exactly one PDU, no copy needed
+            return
         self._buffer += data
         while True:
             try:
@@ -110,15 +120,18 @@ class CbspLink(asyncio.Protocol):
                 return
             frame = bytes(self._buffer[:size])
             del self._buffer[:size]
-            try:
-                if frame[0] in ANSWERS:
-                    self._handler.link_answer(self, peek(frame), frame)
-                    continue
-                pdu = decode(frame)
-            except DecodeError as exc:
-                self._feed(Malformed(exc))
-                continue
-            self._feed(Received(pdu))
+            self._frame(frame)
+
+    def _frame(self, frame: bytes) -> None:
+        try:
+            if frame[0] in ANSWERS:
+                self._handler.link_answer(self, peek(frame), frame)
+                return
+            pdu = decode(frame)
+        except DecodeError as exc:
+            self._feed(Malformed(exc))
+            return
+        self._feed(Received(pdu))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._timers.cancel_all()
@@ -136,10 +149,12 @@ class CbspLink(asyncio.Protocol):
 
     # actions -----------------------------------------------------------------------
 
-    def send(self, pdu: Pdu) -> None:
+    def send(self, pdu: Pdu, wire: bytes | None = None) -> None:
+        """Send `pdu`; `wire` is its encoding when the caller already has it."""
         if self._transport is None or self._transport.is_closing():
             raise ConnectionError(f"link to {self.peer} is down")
-        wire = _encode(pdu)
+        if wire is None:
+            wire = _encode(pdu)
         self._transport.write(wire)
         self._handler.link_sent(self, pdu, wire)
 
