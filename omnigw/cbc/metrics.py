@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from omnigw.metrics import LoopCounter
+
 ALERTS = Gauge("omnigw_cbc_alerts", "Alerts in the store by state", ["state"])
-MESSAGES = Counter(
+MESSAGES = LoopCounter(  # two per delivery: lock-free
     "omnigw_cbc_messages_total",
     "Messages toward peers by peer, interface and result (sent, confirmed, failed)",
     ["peer", "interface", "result"],

@@ -629,6 +629,23 @@ class Summary:
     old_serial: int | None
 
 
+# peek's view of an IE octet: (IE, fixed length or -1 for a list, entry size extra to the
+# cell id for lists), so the hot path indexes tuples instead of building enums.
+_PEEK_IES: tuple[tuple[Iei, int, int] | None, ...] = tuple(
+    (
+        Iei(octet),
+        -1 if Iei(octet) in _LISTS else _fixed_length(Iei(octet)),
+        {Iei.CELL_LIST: 0, Iei.COMPLETED_LIST: 3, Iei.LOADING_LIST: 2}.get(Iei(octet), 0),
+    )
+    if octet in Iei._value2member_map_
+    else None
+    for octet in range(256)
+)
+_REFS = {Iei.MESSAGE_ID: 0, Iei.NEW_SERIAL: 1, Iei.OLD_SERIAL: 2}
+_REF_NAMES = ("message_id", "new_serial", "old_serial")
+_PEEK_MANDATORY = {t: tuple(_REFS[i] for i in ies if i in _REFS) for t, ies in _MANDATORY.items()}
+
+
 def peek(frame: bytes) -> Summary:
     """Walk the IEs of one PDU, validating their framing, and return its references.
 
@@ -637,41 +654,36 @@ def peek(frame: bytes) -> Summary:
     cells, and the full decode waits until someone asks for the per-cell view.
     """
     msg_type = _header(frame)
-    refs: dict[Iei, int] = {}
-    pos = HEADER
-    while pos < len(frame):
-        try:
-            iei = Iei(frame[pos])
-        except ValueError:
-            raise DecodeError(Cause.PARAM_NOT_RECOGNISED, f"unknown IE {frame[pos]:#04x}") from None
+    refs: list[int | None] = [None, None, None]  # message id, new serial, old serial
+    pos, end = HEADER, len(frame)
+    while pos < end:
+        shape = _PEEK_IES[frame[pos]]
+        if shape is None:
+            raise DecodeError(Cause.PARAM_NOT_RECOGNISED, f"unknown IE {frame[pos]:#04x}")
+        iei, size, extra = shape
         pos += 1
-        if iei in _LISTS:
-            if pos + 2 > len(frame):
+        if size < 0:
+            if pos + 2 > end:
                 raise DecodeError(Cause.PARAM_VALUE_INVALID, f"{iei.name.lower()} truncated")
-            size = int.from_bytes(frame[pos : pos + 2], "big")
+            size = (frame[pos] << 8) | frame[pos + 1]
             pos += 2
-            if pos + size > len(frame):
+            if pos + size > end:
                 raise DecodeError(Cause.PARAM_VALUE_INVALID, f"{iei.name.lower()} truncated")
             if iei is not Iei.FAILURE_LIST:
                 if size == 0:
                     raise DecodeError(Cause.PARAM_VALUE_INVALID, f"{iei.name.lower()}: empty")
-                disc = _discriminator(frame[pos])
-                extra = {Iei.CELL_LIST: 0, Iei.COMPLETED_LIST: 3, Iei.LOADING_LIST: 2}[iei]
-                step = _CELL_LEN[disc] + extra
+                step = _CELL_LEN[_discriminator(frame[pos])] + extra
                 if (step == 0 and size != 1) or (step and (size - 1) % step):
                     raise DecodeError(Cause.PARAM_VALUE_INVALID, f"{iei.name.lower()}: bad length")
         else:
-            size = _fixed_length(iei)
-            if pos + size > len(frame):
+            if pos + size > end:
                 raise DecodeError(Cause.PARAM_VALUE_INVALID, f"{iei.name.lower()} truncated")
-            if iei in (Iei.MESSAGE_ID, Iei.NEW_SERIAL, Iei.OLD_SERIAL):
-                refs[iei] = int.from_bytes(frame[pos : pos + 2], "big")
+            ref = _REFS.get(iei)
+            if ref is not None:
+                refs[ref] = (frame[pos] << 8) | frame[pos + 1]
         pos += size
-    missing = [i for i in _MANDATORY[msg_type] if i in (Iei.MESSAGE_ID, Iei.NEW_SERIAL,
-               Iei.OLD_SERIAL) and i not in refs]  # fmt: skip
+    missing = [i for i in _PEEK_MANDATORY[msg_type] if refs[i] is None]
     if missing:
-        names = ", ".join(i.name.lower() for i in missing)
+        names = ", ".join(name for i, name in enumerate(_REF_NAMES) if i in missing)
         raise DecodeError(Cause.MISSING_MANDATORY_IE, f"missing {names}")
-    return Summary(
-        msg_type, refs.get(Iei.MESSAGE_ID), refs.get(Iei.NEW_SERIAL), refs.get(Iei.OLD_SERIAL)
-    )
+    return Summary(msg_type, refs[0], refs[1], refs[2])
