@@ -47,6 +47,10 @@ class StoreWriter:
         self._interval = interval
         self._deliveries: dict[int, DeliveryRow] = {}
         self._unstored: dict[int, dict[str, Any]] = {}  # id -> message_id, peer: to INSERT
+        # New deliveries nothing has happened to yet: a restart would recreate them as
+        # they are (see CbcService._add_missing_deliveries), so they are written with
+        # their first change, or when a reader asks, not as soon as they exist.
+        self._fresh: dict[int, DeliveryRow] = {}
         self._events: list[dict[str, Any]] = []
         self._done: dict[str, datetime] = {}
         self._wake = asyncio.Event()
@@ -55,9 +59,10 @@ class StoreWriter:
 
     def new_delivery(self, row: DeliveryRow, message_id: int, peer: str) -> None:
         self._unstored[row.id] = {"message_id": message_id, "peer": peer}
-        self.delivery(row)
+        self._fresh[row.id] = row
 
     def delivery(self, row: DeliveryRow) -> None:
+        self._fresh.pop(row.id, None)
         self._deliveries[row.id] = row  # the latest version wins
         self._wake.set()
 
@@ -84,13 +89,19 @@ class StoreWriter:
             await self._wake.wait()
             await asyncio.sleep(self._interval)  # let a burst gather
             try:
-                await self.flush()
+                await self._commit_queued()
             except Exception:
                 log.exception("could not store delivery progress; will retry")
                 await asyncio.sleep(1.0)
 
     async def flush(self) -> None:
-        """Commit everything queued so far; readers call this for a current view."""
+        """Commit everything so far, new deliveries included; readers call this for a
+        current view."""
+        fresh, self._fresh = self._fresh, {}
+        self._deliveries.update(fresh)
+        await self._commit_queued()
+
+    async def _commit_queued(self) -> None:
         async with self._lock:
             while self._deliveries or self._events or self._done:
                 self._wake.clear()
