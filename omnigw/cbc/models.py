@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from omnigw.store.base import Base, CompressedBinary, UtcDateTime, utcnow
+from omnigw.store.base import Base, UtcDateTime, utcnow
 
 
 class Alert(Base):
@@ -67,7 +67,7 @@ class Message(Base):
 class Delivery(Base):
     """One message toward one peer; its state is `delivery.DeliveryState`.
 
-    The peer's own answers are kept as the PDUs it sent, compressed (`report`: the last
+    The peer's own answers are kept as the PDUs it sent (`report`: the last
     WRITE-REPLACE COMPLETE/FAILURE, `kill_report`, `status_report`); the
     per-cell view is decoded from them when someone reads it. A big BSC lists
     hundreds of cells per answer, and this keeps the write path one row wide.
@@ -86,9 +86,9 @@ class Delivery(Base):
     error: Mapped[str | None] = mapped_column(String(200), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    report: Mapped[bytes | None] = mapped_column(CompressedBinary, nullable=True)
-    kill_report: Mapped[bytes | None] = mapped_column(CompressedBinary, nullable=True)
-    status_report: Mapped[bytes | None] = mapped_column(CompressedBinary, nullable=True)
+    report: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    kill_report: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    status_report: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     message: Mapped[Message] = relationship(back_populates="deliveries")
 

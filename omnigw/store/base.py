@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import zlib
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, LargeBinary, MetaData
+from sqlalchemy import DateTime, MetaData
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -40,23 +39,6 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class CompressedBinary(TypeDecorator[bytes]):
-    """Bytes stored zlib-compressed (fast level): for large, repetitive values.
-
-    A 500-cell BSC's WRITE-REPLACE COMPLETE is 5 KB and 0.9 KB compressed; a
-    PLMN-wide alert to 200 such BSCs wrote 1 MB per alert before this.
-    """
-
-    impl = LargeBinary
-    cache_ok = True
-
-    def process_bind_param(self, value: bytes | None, dialect: object) -> bytes | None:
-        return None if value is None else zlib.compress(value, 1)
-
-    def process_result_value(self, value: bytes | None, dialect: object) -> bytes | None:
-        return None if value is None else zlib.decompress(value)
 
 
 def utcnow() -> datetime:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
-from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import inspect
 
 from omnigw.store.engine import create_engine
@@ -62,52 +59,3 @@ async def test_models_match_migrations(store_url: str) -> None:
     finally:
         await engine.dispose()
     assert diff == []
-
-
-async def test_peer_answers_are_compressed_on_upgrade_and_restored_on_downgrade(
-    store_url: str,
-) -> None:
-    """0006 changes how the CBC keeps peers' answers; the answers themselves survive it."""
-    from omnigw.cbc.models import Delivery
-
-    await asyncio.to_thread(upgrade, store_url, "0005")
-    answer = bytes([2, 0, 0, 9]) + bytes(range(9)) * 40
-    now = datetime.now(UTC)
-    # The tables as 0005 left them, with plain types: the bytes go in and come out as stored.
-    alerts = sa.table(*_columns("cbc_alerts", id=sa.String, state=sa.String, source=sa.String,
-        priority=sa.Integer, category=sa.Integer, repetition_seconds=sa.Integer,
-        broadcasts_requested=sa.Integer, target=sa.JSON, submitted_by=sa.String,
-        created_at=sa.DateTime(timezone=True), updated_at=sa.DateTime(timezone=True)))  # fmt: skip
-    messages = sa.table(*_columns("cbc_messages", id=sa.Integer, alert_id=sa.String,
-        index=sa.Integer, text=sa.String, message_identifier=sa.Integer, geo_scope=sa.Integer,
-        message_code=sa.Integer, update_number=sa.Integer, dcs=sa.Integer,
-        pages=sa.JSON))  # fmt: skip
-    deliveries = sa.table(*_columns("cbc_deliveries", id=sa.Integer, message_id=sa.Integer,
-        peer=sa.String, state=sa.String, attempts=sa.Integer,
-        updated_at=sa.DateTime(timezone=True), report=sa.LargeBinary))  # fmt: skip
-    engine = create_engine(store_url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(sa.insert(alerts).values(id="a", state="active", source="api",
-                priority=0, category=0, repetition_seconds=60, broadcasts_requested=0,
-                target={}, submitted_by="x", created_at=now, updated_at=now))  # fmt: skip
-            await conn.execute(sa.insert(messages).values(id=1, alert_id="a", index=0, text="t",
-                message_identifier=4370, geo_scope=0, message_code=1, update_number=0, dcs=15,
-                pages=[]))  # fmt: skip
-            await conn.execute(sa.insert(deliveries).values(id=1, message_id=1, peer="bsc1",
-                state="active", attempts=1, updated_at=now, report=answer))  # fmt: skip
-        stored = sa.select(deliveries.c.report)
-        await asyncio.to_thread(upgrade, store_url)
-        async with engine.connect() as conn:
-            compressed = (await conn.execute(stored)).scalar_one()
-            assert compressed != answer and len(compressed) < len(answer)
-            assert (await conn.execute(sa.select(Delivery.report))).scalar_one() == answer
-        await asyncio.to_thread(downgrade, store_url, "0005")
-        async with engine.connect() as conn:
-            assert (await conn.execute(stored)).scalar_one() == answer
-    finally:
-        await engine.dispose()
-
-
-def _columns(name: str, **types: Any) -> list[Any]:
-    return [name, *(sa.column(column, kind) for column, kind in types.items())]
