@@ -139,6 +139,7 @@ class AlertRt:
     messages: list[MessageRt] = field(default_factory=list)
     deliveries: list[tuple[PeerRuntime, DeliveryRt]] = field(default_factory=list)
     unsettled: int = 0
+    held: int = 0  # deliveries still in the peers' tables (not forgotten)
 
 
 @dataclass(slots=True)
@@ -246,6 +247,8 @@ class CbcService:
         # (peer, message identifier, message code) -> delivery, to match answers
         self._refs: dict[tuple[str, int, int], DeliveryRt] = {}
         self._last_code: dict[int, int] = {}
+        # message identifier -> codes of the messages we hold (live: not to be reused)
+        self._codes: dict[int, set[int]] = {}
         self._submit_lock = asyncio.Lock()
         # Peers that hold at least one confirmed message: never RESET them on link-up.
         self._holding: set[str] = set()
@@ -319,7 +322,6 @@ class CbcService:
 
     def _adopt(self, alert: Alert, accepted_at: float) -> AlertRt:
         rt = _alert_rt(alert, accepted_at)
-        self._alerts[alert.id] = rt
         for message in alert.messages:
             mrt = _message_rt(message, message.id, rt)
             for delivery in message.deliveries:
@@ -336,10 +338,12 @@ class CbcService:
                 peer.deliveries[delivery.id] = drt
                 self._refs[(peer.cfg.name, mrt.identifier, mrt.code)] = drt
                 rt.deliveries.append((peer, drt))
+                rt.held += 1
                 if drt.state not in SETTLED:
                     rt.unsettled += 1
                 if drt.state is S.ACTIVE:
                     self._holding.add(peer.cfg.name)
+        self._track(rt)
         return rt
 
     @property
@@ -432,6 +436,7 @@ class CbcService:
         self._refs[(peer.cfg.name, message.identifier, message.code)] = drt
         message.alert.unsettled += 1
         message.alert.deliveries.append((peer, drt))
+        message.alert.held += 1
         return drt
 
     def link_down(self, link: CbspLink, reason: str) -> None:
@@ -590,16 +595,13 @@ class CbcService:
         alert = delivery.message.alert
         if alert.state == "active":
             return
-        peer.deliveries.pop(delivery.row.id, None)
+        if peer.deliveries.pop(delivery.row.id, None) is not None:
+            alert.held -= 1
         key = (peer.cfg.name, delivery.message.identifier, delivery.message.code)
         if self._refs.get(key) is delivery:
             del self._refs[key]
-        if all(
-            d.message.alert is not alert
-            for p in self._peers.values()
-            for d in p.deliveries.values()
-        ):
-            self._alerts.pop(alert.id, None)
+        if alert.held == 0:
+            self._untrack(alert.id)
 
     def _push(
         self,
@@ -711,8 +713,7 @@ class CbcService:
     # --- alerts: the API side ------------------------------------------------------------------
 
     def _live_codes(self, identifier: int) -> set[int]:
-        return {m.code for a in self._alerts.values() for m in a.messages
-                if m.identifier == identifier}  # fmt: skip
+        return self._codes.get(identifier, set())
 
     def _allocate_code(self, identifier: int) -> int:
         """A message code no live message with this identifier uses (TS 23.041 9.4.1.2.1)."""
@@ -826,12 +827,23 @@ class CbcService:
 
     def _runtime(self, alert: Alert, rows: list[Message]) -> AlertRt:
         rt = _alert_rt(alert, time.monotonic())
-        self._alerts[alert.id] = rt
         for message in rows:
-            mrt = _message_rt(message, message.id, rt)
+            _message_rt(message, message.id, rt)
+        self._track(rt)
+        for mrt in rt.messages:
             for peer in self._peers.values():
                 self._register(peer, mrt)
         return rt
+
+    def _track(self, alert: AlertRt) -> None:
+        self._alerts[alert.id] = alert
+        for message in alert.messages:
+            self._codes.setdefault(message.identifier, set()).add(message.code)
+
+    def _untrack(self, alert_id: str) -> None:
+        alert = self._alerts.pop(alert_id, None)
+        for message in alert.messages if alert else ():
+            self._codes.get(message.identifier, set()).discard(message.code)
 
     def _start(self, alert: AlertRt) -> None:
         for peer, delivery in alert.deliveries:
@@ -920,7 +932,7 @@ class CbcService:
         for peer, delivery in deliveries:
             self._step(peer, delivery, Event.CANCEL)
         if not deliveries:
-            self._alerts.pop(alert_id, None)
+            self._untrack(alert_id)
 
     async def find_active(self, source: str, external_ref: str) -> str | None:
         for alert in self._alerts.values():

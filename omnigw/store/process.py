@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import gc
 import itertools
 import logging
@@ -51,6 +52,7 @@ Kind = Literal["insert", "insert_new", "update"]
 Op = tuple[Kind, str, list[dict[str, Any]]]
 
 LENGTH = struct.Struct(">I")
+PIPE_SIZE = 1 << 20
 
 RESTARTS = Counter(
     "omnigw_store_helper_restarts_total",
@@ -84,6 +86,7 @@ class StoreProcess:
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         assert child.stdin is not None
+        _widen(child.stdin.get_extra_info("pipe"))
         child.stdin.write(_frame(self._url))
         self._child = child
         self._reader = asyncio.get_running_loop().create_task(self._read(child))
@@ -151,6 +154,13 @@ class StoreProcess:
         if self._reader is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
+
+
+def _widen(pipe: Any) -> None:
+    """A batch of delivery rows carries the peers' answers (a 500-cell BSC's is 5 KB):
+    through Linux's default 64 KB pipe it went in many writes, each a loop turn."""
+    with contextlib.suppress(OSError, AttributeError):  # capped by fs.pipe-max-size
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
 
 
 class StoreWriteError(Exception):
