@@ -53,6 +53,7 @@ class SimBsc(asyncio.Protocol):
         )  # fmt: skip
         self._completed_ie = template[HEADER + 6 :]
         self._all_cells = frozenset(self.cells)
+        self._all = CellList(Discriminator.CGI, tuple(self.cells))
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
         self.connected = asyncio.Event()
@@ -94,15 +95,14 @@ class SimBsc(asyncio.Protocol):
                 self._answer(pdu)
 
     def _complete_all(self, pdu: Pdu) -> None:
-        body = bytearray(b"\x0e" + (pdu.message_id or 0).to_bytes(2, "big"))
-        body += b"\x03" + (pdu.new_serial or 0).to_bytes(2, "big")
+        refs = b"\x0e" + (pdu.message_id or 0).to_bytes(2, "big")
+        refs += b"\x03" + (pdu.new_serial or 0).to_bytes(2, "big")
         if pdu.old_serial is not None:
-            body += b"\x02" + pdu.old_serial.to_bytes(2, "big")
-        body += self._completed_ie
+            refs += b"\x02" + pdu.old_serial.to_bytes(2, "big")
+        size = len(refs) + len(self._completed_ie)
+        head = bytes([MsgType.WRITE_REPLACE_COMPLETE]) + size.to_bytes(3, "big")
         assert self._transport is not None
-        self._transport.write(
-            bytes([MsgType.WRITE_REPLACE_COMPLETE]) + len(body).to_bytes(3, "big") + body
-        )
+        self._transport.writelines((head, refs, self._completed_ie))  # no 5 KB copies
 
     def _split(self, cells: CellList) -> tuple[list[CellId], list[CellId]]:
         if cells.discriminator is Discriminator.ALL_IN_BSC:
@@ -127,9 +127,7 @@ class SimBsc(asyncio.Protocol):
                 self.active.pop((pdu.message_id, pdu.old_serial), None)
             if pdu.cell_list.discriminator is Discriminator.ALL_IN_BSC:
                 self._complete_all(pdu)
-                self.active[(pdu.message_id, pdu.new_serial or 0)] = CellList(
-                    Discriminator.CGI, tuple(self.cells)
-                )
+                self.active[(pdu.message_id, pdu.new_serial or 0)] = self._all
                 self.answered.set()
                 return
             ok, bad = self._split(pdu.cell_list)
