@@ -260,6 +260,7 @@ class CbcService:
     # --- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         await self._store.start()
         await self._load()
         self._writer.start()
@@ -651,9 +652,8 @@ class CbcService:
                     if delivery is not None:
                         self._step(peer, delivery, Event.TIMEOUT)
 
-    @staticmethod
-    def _loop_time() -> float:
-        return asyncio.get_running_loop().time()
+    def _loop_time(self) -> float:
+        return self._loop.time()
 
     def _stop_timer(self, peer: PeerRuntime, delivery_id: int) -> None:
         peer.deadlines.pop(delivery_id, None)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,7 +47,7 @@ class StoreWriter:
         self._store = store
         self._interval = interval
         self._deliveries: dict[int, DeliveryRow] = {}
-        self._unstored: dict[int, dict[str, Any]] = {}  # id -> message_id, peer: to INSERT
+        self._unstored: dict[int, tuple[int, str]] = {}  # id -> message id, peer: to INSERT
         # New deliveries nothing has happened to yet: a restart would recreate them as
         # they are (see CbcService._add_missing_deliveries), so they are written with
         # their first change, or when a reader asks, not as soon as they exist.
@@ -58,7 +59,7 @@ class StoreWriter:
         self._task: asyncio.Task[None] | None = None
 
     def new_delivery(self, row: DeliveryRow, message_id: int, peer: str) -> None:
-        self._unstored[row.id] = {"message_id": message_id, "peer": peer}
+        self._unstored[row.id] = (message_id, peer)
         self._fresh[row.id] = row
 
     def delivery(self, row: DeliveryRow) -> None:
@@ -105,7 +106,7 @@ class StoreWriter:
         async with self._lock:
             while self._deliveries or self._events or self._done:
                 self._wake.clear()
-                rows = list(self._deliveries.values())[:BATCH]
+                rows = list(itertools.islice(self._deliveries.values(), BATCH))
                 for row in rows:
                     del self._deliveries[row.id]
                 events, self._events = self._events[:BATCH], self._events[BATCH:]
@@ -123,8 +124,16 @@ class StoreWriter:
         self, rows: list[DeliveryRow], events: list[dict[str, Any]], done: dict[str, datetime]
     ) -> None:
         now = utcnow()
-        new = [_columns(r, now) | self._unstored[r.id] for r in rows if r.id in self._unstored]
-        known = [_columns(r, now) for r in rows if r.id not in self._unstored]
+        new: list[dict[str, Any]] = []
+        known: list[dict[str, Any]] = []
+        for row in rows:
+            columns = _columns(row, now)
+            where = self._unstored.get(row.id)
+            if where is None:
+                known.append(columns)
+            else:
+                columns["message_id"], columns["peer"] = where
+                new.append(columns)
         ops: list[Op] = []
         if new:  # insert_new: a batch retried after a lost answer may already be stored
             ops.append(("insert_new", "cbc_deliveries", new))
@@ -136,8 +145,8 @@ class StoreWriter:
             completed = [{"id": alert_id, "completed_at": at} for alert_id, at in done.items()]
             ops.append(("update", "cbc_alerts", completed))
         await self._store.run(ops)
-        for row in new:
-            del self._unstored[row["id"]]
+        for columns in new:
+            del self._unstored[columns["id"]]
 
 
 def event_row(alert_id: str, what: str, detail: dict[str, Any]) -> dict[str, Any]:

@@ -87,7 +87,7 @@ class StoreProcess:
         )  # fmt: skip
         assert child.stdin is not None
         _widen(child.stdin.get_extra_info("pipe"))
-        child.stdin.write(_frame(self._url))
+        child.stdin.writelines(_frame(self._url))
         self._child = child
         self._reader = asyncio.get_running_loop().create_task(self._read(child))
 
@@ -113,7 +113,7 @@ class StoreProcess:
         seq = next(self._seq)
         done = asyncio.get_running_loop().create_future()
         self._pending[seq] = done
-        child.stdin.write(_frame((seq, ops)))
+        child.stdin.writelines(_frame((seq, ops)))
         await done
 
     async def _read(self, child: asyncio.subprocess.Process) -> None:
@@ -167,9 +167,10 @@ class StoreWriteError(Exception):
     """The helper ran the transaction and the database refused it (rolled back)."""
 
 
-def _frame(value: object) -> bytes:
+def _frame(value: object) -> tuple[bytes, bytes]:
+    """Length and pickle, written as two parts: a batch is large, joining them a copy."""
     data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    return LENGTH.pack(len(data)) + data
+    return LENGTH.pack(len(data)), data
 
 
 def _load(data: bytes) -> Any:
@@ -324,7 +325,7 @@ def _serve() -> None:
                 run(ops)
             except Exception as exc:  # the parent reports it with the caller's context
                 error = f"{type(exc).__name__}: {exc}"
-            sink.write(_frame((seq, error)))
+            sink.writelines(_frame((seq, error)))
             sink.flush()
 
 
