@@ -428,7 +428,7 @@ class CbcService:
                             self._register(peer, message)
 
     def _register(self, peer: PeerRuntime, message: MessageRt) -> DeliveryRt:
-        """A new delivery: in memory at once, in the store with the next group commit."""
+        """A new delivery: in memory at once, in the store with its first change."""
         delivery_id = next(self._delivery_ids)
         row = DeliveryRow(delivery_id, S.PENDING, 0, None, None, None, None, None, None)
         self._writer.new_delivery(row, message.id, peer.cfg.name)
