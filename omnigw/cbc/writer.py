@@ -20,7 +20,7 @@ from typing import Any
 
 from omnigw.cbc.delivery import DeliveryState
 from omnigw.store.base import utcnow
-from omnigw.store.process import Op, StoreProcess
+from omnigw.store.process import Op, StoreProcess, blob
 
 log = logging.getLogger("omnigw.cbc.writer")
 
@@ -162,8 +162,8 @@ def _columns(row: DeliveryRow, now: datetime) -> dict[str, Any]:
         "confirmed_serial": row.confirmed_serial,
         "error": row.error,
         "confirmed_at": row.confirmed_at,
-        "report": row.report,
-        "kill_report": row.kill_report,
-        "status_report": row.status_report,
+        "report": blob(row.report),
+        "kill_report": blob(row.kill_report),
+        "status_report": blob(row.status_report),
         "updated_at": now,
     }

@@ -51,7 +51,7 @@ log = logging.getLogger("omnigw.store.process")
 Kind = Literal["insert", "insert_new", "update"]
 Op = tuple[Kind, str, list[dict[str, Any]]]
 
-LENGTH = struct.Struct(">I")
+SIZES = struct.Struct(">II")  # pickle length, blob count; then each blob's length
 PIPE_SIZE = 1 << 20
 
 RESTARTS = Counter(
@@ -167,20 +167,31 @@ class StoreWriteError(Exception):
     """The helper ran the transaction and the database refused it (rolled back)."""
 
 
-def _frame(value: object) -> tuple[bytes, bytes]:
-    """Length and pickle, written as two parts: a batch is large, joining them a copy."""
-    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    return LENGTH.pack(len(data)), data
+def blob(value: bytes | None) -> Any:
+    """A large bytes value for a row: sent beside the pickle, not copied into it."""
+    return None if value is None else pickle.PickleBuffer(value)
 
 
-def _load(data: bytes) -> Any:
+def _frame(value: object) -> list[bytes | memoryview]:
+    """Sizes, the pickle, then the blobs as they are: one copy, into the pipe."""
+    blobs: list[pickle.PickleBuffer] = []
+    data = pickle.dumps(value, protocol=5, buffer_callback=blobs.append)
+    raws = [b.raw() for b in blobs]
+    sizes = struct.pack(f">II{len(raws)}I", len(data), len(raws), *(r.nbytes for r in raws))
+    return [sizes, data, *raws]
+
+
+def _load(frame: tuple[bytes, list[bytes]]) -> Any:
+    data, blobs = frame
     # Safe here: the pipe's only other end is this daemon's own parent or child process.
-    return pickle.loads(data)  # noqa: S301
+    return pickle.loads(data, buffers=blobs)  # noqa: S301
 
 
-async def _read_frame(reader: asyncio.StreamReader) -> bytes:
-    (size,) = LENGTH.unpack(await reader.readexactly(LENGTH.size))
-    return await reader.readexactly(size)
+async def _read_frame(reader: asyncio.StreamReader) -> tuple[bytes, list[bytes]]:
+    size, count = SIZES.unpack(await reader.readexactly(SIZES.size))
+    lengths = struct.unpack(f">{count}I", await reader.readexactly(4 * count))
+    data = await reader.readexactly(size)
+    return data, [await reader.readexactly(length) for length in lengths]
 
 
 # --- the helper's side --------------------------------------------------------------------
@@ -298,14 +309,22 @@ def _transactions(url: str) -> Iterator[Transaction]:
         runner.run(async_engine.dispose())
 
 
-def _read_blocking(source: BinaryIO) -> bytes | None:
+def _read_blocking(source: BinaryIO) -> tuple[bytes, list[bytes]] | None:
     """The next frame, or None at end of input."""
-    head = source.read(LENGTH.size)
-    if len(head) < LENGTH.size:
+
+    def exactly(size: int) -> bytes:
+        data = source.read(size)
+        if len(data) != size:
+            raise EOFError
+        return data
+
+    try:
+        size, count = SIZES.unpack(exactly(SIZES.size))
+        lengths = struct.unpack(f">{count}I", exactly(4 * count))
+        data = exactly(size)
+        return data, [exactly(length) for length in lengths]
+    except EOFError:
         return None
-    (size,) = LENGTH.unpack(head)
-    data = source.read(size)
-    return data if len(data) == size else None
 
 
 def _serve() -> None:
