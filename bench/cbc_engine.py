@@ -19,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +42,14 @@ class Pipe:
 
     def __init__(self, peer_address: str) -> None:
         self.written: list[bytes] = []
+        self.protocol: Any = None  # who reads what arrives on this connection
         self._peer = peer_address
 
     def write(self, data: bytes) -> None:
         self.written.append(bytes(data))
+
+    def writelines(self, parts: Iterable[bytes]) -> None:
+        self.written.append(b"".join(parts))
 
     def is_closing(self) -> bool:
         return False
@@ -54,6 +59,9 @@ class Pipe:
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return (self._peer, 48049) if name == "peername" else default
+
+    def set_protocol(self, protocol: Any) -> None:
+        self.protocol = protocol
 
     def close(self) -> None:
         pass
@@ -79,9 +87,10 @@ async def main(bscs: int, cells: int, rounds: int) -> None:
     await service.start()
     peers = []
     for index in range(bscs):
-        link = service._accept()  # what the CBSP listener does with a new connection
         to_bsc = Pipe(fleet_address(index))
-        link.connection_made(to_bsc)  # type: ignore[arg-type]
+        to_bsc.protocol = service._accept()  # what the CBSP listener does on a connection
+        to_bsc.protocol.connection_made(to_bsc)  # admitted: the link takes the transport
+        link = to_bsc.protocol
         bsc = SimBsc(fleet_cells(index, cells, "901", "70"))
         to_cbc = Pipe("127.0.0.1")
         bsc.connection_made(to_cbc)  # type: ignore[arg-type]

@@ -1049,35 +1049,20 @@ class CbcService:
 
 
 class _Gate(asyncio.Protocol):
-    """Server-mode admission: checks the remote address, then hands over to a CbspLink."""
+    """Server-mode admission: checks the remote address, then gives the transport to a
+    CbspLink, so a peer's bytes go straight to its link from then on."""
 
     def __init__(self, service: CbcService) -> None:
         self._service = service
-        self._link: CbspLink | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         address = transport.get_extra_info("peername")[0]
-        self._link = self._service.admit(address)
-        if self._link is None:
+        link = self._service.admit(address)
+        if link is None:
             transport.close()
             return
-        self._link.connection_made(transport)
-
-    def data_received(self, data: bytes) -> None:
-        if self._link is not None:
-            self._link.data_received(data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._link is not None:
-            self._link.connection_lost(exc)
-
-    def pause_writing(self) -> None:
-        if self._link is not None:
-            self._link.pause_writing()
-
-    def resume_writing(self) -> None:
-        if self._link is not None:
-            self._link.resume_writing()
+        transport.set_protocol(link)
+        link.connection_made(transport)
 
 
 __all__ = ["AlertSpec", "CbcService", "Text"]
