@@ -243,6 +243,7 @@ class CbcService:
         self._reconnectors: list[Reconnector] = []
         self._expiry: asyncio.Task[None] | None = None
         self._answer_timer: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop  # set by start
         self._alerts: dict[str, AlertRt] = {}
         # (peer, message identifier, message code) -> delivery, to match answers
         self._refs: dict[tuple[str, int, int], DeliveryRt] = {}
@@ -253,18 +254,16 @@ class CbcService:
         # Peers that hold at least one confirmed message: never RESET them on link-up.
         self._holding: set[str] = set()
         self._counts: dict[str, int] = {}
-        self._background: set[asyncio.Task[None]] = set()
         # Called with (alert id, seconds from accept) when every peer has answered.
         self.on_delivered: list[Callable[[str, float], None]] = []
 
     # --- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         await self._store.start()
         await self._load()
         self._writer.start()
-        loop = asyncio.get_running_loop()
         for peer in self._peers.values():
             PEER_UP.labels(peer.cfg.name, INTERFACE).set(0)
         settings = self.cfg.cbsp
@@ -368,10 +367,6 @@ class CbcService:
         for peer in self._peers.values():
             if peer.link is not None:
                 peer.link.close("shutting down")
-        for task in list(self._background):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         await self._writer.stop()
         await self._store.stop()
         if self._server is not None:
@@ -632,7 +627,7 @@ class CbcService:
         except ConnectionError:
             return False
         peer.deadlines.pop(delivery_id, None)  # a re-send goes to the back
-        peer.deadlines[delivery_id] = self._loop_time() + self.cfg.cbsp.answer_timeout_seconds
+        peer.deadlines[delivery_id] = self._loop.time() + self.cfg.cbsp.answer_timeout_seconds
         return True
 
     async def _answer_timeouts(self) -> None:
@@ -641,7 +636,7 @@ class CbcService:
         tick = min(0.5, self.cfg.cbsp.answer_timeout_seconds / 4)
         while True:
             await asyncio.sleep(tick)
-            now = self._loop_time()
+            now = self._loop.time()
             for peer in self._peers.values():
                 while peer.deadlines:
                     delivery_id, deadline = next(iter(peer.deadlines.items()))
@@ -652,16 +647,8 @@ class CbcService:
                     if delivery is not None:
                         self._step(peer, delivery, Event.TIMEOUT)
 
-    def _loop_time(self) -> float:
-        return self._loop.time()
-
     def _stop_timer(self, peer: PeerRuntime, delivery_id: int) -> None:
         peer.deadlines.pop(delivery_id, None)
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     # --- PDUs ------------------------------------------------------------------------------
 
