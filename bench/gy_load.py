@@ -74,12 +74,13 @@ def account(i: int) -> str:
 
 
 async def serve_omnigw(port: int, cgrates_port: int | None) -> None:
-    url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp(prefix='omnigw-gy-')) / 'gy.db'}"
+    directory = Path(tempfile.mkdtemp(prefix="omnigw-gy-"))
+    url = f"sqlite+aiosqlite:///{directory / 'gy.db'}"
     await asyncio.to_thread(upgrade, url)
     sessions = session_factory(create_engine(url))
     ocs: Ocs
     if cgrates_port is None:
-        embedded = EmbeddedOcs(sessions, Quota())
+        embedded = EmbeddedOcs(sessions, Quota(), directory)
         await embedded.start()
         for i in range(ACCOUNTS):
             await embedded.set_balance(account(i), Unit.OCTETS, 10**15)

@@ -196,12 +196,19 @@ class CamelConfig(Section):
     """CAMEL gsmSCF over M3UA/SCCP/TCAP; filled in by the CAMEL work."""
 
 
+# The largest amount omnigw takes in one report, grant, top-up or balance: the largest
+# integer a float64 holds exactly (CGRateS keeps balances as float64), far inside the
+# store's signed 64-bit columns, so bounded reports on a bounded balance cannot overflow.
+MAX_AMOUNT = 2**53 - 1
+Amount = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
+
+
 class Quota(Section):
     """A quota per unit type: seconds of time, octets of volume, service-specific units."""
 
-    seconds: int = Field(default=600, ge=1)
-    octets: int = Field(default=10 * 1024 * 1024, ge=1)
-    units: int = Field(default=1, ge=1)
+    seconds: int = Field(default=600, ge=1, le=MAX_AMOUNT)
+    octets: int = Field(default=10 * 1024 * 1024, ge=1, le=MAX_AMOUNT)
+    units: int = Field(default=1, ge=1, le=MAX_AMOUNT)
 
 
 class CgratesConfig(Section):
@@ -236,9 +243,9 @@ class FailurePolicy(Section):
 class Topup(Section):
     """What an embedded-backend action adds to an account (CGRateS keeps its own Actions)."""
 
-    seconds: int = Field(default=0, ge=0)
-    octets: int = Field(default=0, ge=0)
-    units: int = Field(default=0, ge=0)
+    seconds: Amount = 0
+    octets: Amount = 0
+    units: Amount = 0
     reset: bool = False  # like *topup_reset: replace the balance instead of adding to it
 
 

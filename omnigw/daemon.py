@@ -181,7 +181,7 @@ class Daemon:
         if generated is not None:
             _announce_admin_password(cfg, generated)
         sessions = session_factory(self._engine)
-        self.ocs, accounts = build_ocs(cfg.ocs, sessions)
+        self.ocs, accounts = build_ocs(cfg.ocs, sessions, cfg.state_dir)
         await self.ocs.start()
         crm = CrmService(sessions)
         self.subscribers = SubscriberIndex(cfg.crm, sessions)

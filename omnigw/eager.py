@@ -26,6 +26,8 @@ class _Rest:
 
     def __await__(self) -> Generator[Any, None, None]:
         waiting = self._waiting
+        if _is_future(waiting):
+            waiting._asyncio_future_blocking = True  # handed over now (see start)
         while True:
             try:
                 yield waiting
@@ -54,4 +56,14 @@ def start(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
         waiting = coro.send(None)
     except StopIteration:
         return None
+    # An awaited future raises a flag that the task receiving it lowers; a second await of
+    # the same future while the flag is up fails. We received it, so we lower the flag (the
+    # next eagerly started request may await the same future, a group commit's), and _Rest
+    # raises it again when it hands the future to the task.
+    if _is_future(waiting):
+        waiting._asyncio_future_blocking = False
     return asyncio.get_running_loop().create_task(_finish(_Rest(coro, waiting)))
+
+
+def _is_future(waiting: Any) -> bool:
+    return getattr(waiting, "_asyncio_future_blocking", None) is not None

@@ -70,3 +70,18 @@ async def test_an_exception_of_the_first_step_reaches_the_caller() -> None:
 
     with pytest.raises(ValueError, match="bad"):
         eager.start(broken())
+
+
+async def test_several_coroutines_may_wait_for_one_future() -> None:
+    """A group commit resolves one future for many requests started eagerly."""
+    shared = asyncio.get_running_loop().create_future()
+    seen: list[int] = []
+
+    async def waiter(n: int) -> None:
+        await shared
+        seen.append(n)
+
+    tasks = [eager.start(waiter(n)) for n in range(3)]  # all start before any task runs
+    shared.set_result(None)
+    await asyncio.gather(*(t for t in tasks if t is not None))
+    assert seen == [0, 1, 2]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import lru_cache
 
+from omnigw.config import MAX_AMOUNT
 from omnigw.diameter.codec import (
     INVALID_AVP_LENGTH,
     INVALID_AVP_VALUE,
@@ -153,7 +154,10 @@ def _units(entries: list[Entry]) -> tuple[Unit | None, int]:
             found[code] = _number(entry, 4)
         elif code in (CC_TOTAL_OCTETS, CC_INPUT_OCTETS, CC_OUTPUT_OCTETS,
                       CC_SERVICE_SPECIFIC_UNITS):  # fmt: skip
-            found[code] = _number(entry, 8)
+            found[code] = amount = _number(entry, 8)
+            if amount > MAX_AMOUNT:  # Unsigned64 allows it; no balance or store holds it
+                raise DecodeError(INVALID_AVP_VALUE, f"AVP {code}: {amount} is over the "
+                                  f"{MAX_AMOUNT} omnigw accepts", Avp.of_entry(entry))  # fmt: skip
     if CC_TIME in found:
         return Unit.SECONDS, found[CC_TIME]
     if CC_TOTAL_OCTETS in found:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import Field
 
 from omnigw.api.routes import Body, Route, json_response, read_body
+from omnigw.config import Amount
 from omnigw.errors import Conflict, NotFound
 from omnigw.identity.permissions import Permission
 from omnigw.ocs.charge import UNITS_BY_NAME, Ocs
@@ -16,9 +16,9 @@ TAG = "ocs"
 
 
 class BalancesIn(Body):
-    seconds: int | None = Field(default=None, ge=0)
-    octets: int | None = Field(default=None, ge=0)
-    units: int | None = Field(default=None, ge=0)
+    seconds: Amount | None = None
+    octets: Amount | None = None
+    units: Amount | None = None
 
 
 def _embedded(request: web.Request) -> EmbeddedOcs:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from omnigw.config import OcsConfig
 from omnigw.ocs.accounts import Accounts, CgratesAccounts
 from omnigw.ocs.cgrates import CgratesOcs
@@ -11,10 +13,10 @@ from omnigw.ocs.guard import GuardedOcs
 from omnigw.store.engine import SessionFactory
 
 
-def build_ocs(cfg: OcsConfig, sessions: SessionFactory) -> tuple[Ocs, Accounts]:
+def build_ocs(cfg: OcsConfig, sessions: SessionFactory, state_dir: Path) -> tuple[Ocs, Accounts]:
     """The charging backend and the account administration that goes with it."""
     if cfg.backend == "embedded":
-        embedded = EmbeddedOcs(sessions, cfg.default_quota, actions=cfg.actions)
+        embedded = EmbeddedOcs(sessions, cfg.default_quota, state_dir, actions=cfg.actions)
         return embedded, embedded
     cgrates = CgratesOcs(cfg.cgrates, cfg.default_quota)
     return GuardedOcs(cgrates, cfg.on_failure, sessions), CgratesAccounts(cgrates)

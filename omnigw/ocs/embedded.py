@@ -2,10 +2,12 @@
 
 Not a rating engine: one unit of quota costs one unit of balance, there are no
 tariffs, bundles or expiry. It exists so `make run` charges something real and
-labs need no CGRateS. Balances live in memory and are written behind to the
-store every 0.2 s, together with one usage record per ended charge
-(the account's history, as CGRateS keeps CDRs); reservations live in memory
-only (after a restart the clients' sessions are unknown anyway and get 5002).
+labs need no CGRateS. Balances live in memory. Every change is in the journal
+(`ocs.journal`) before the request that made it is answered, so kill -9 loses
+no acknowledged debit, and is written to the store within `interval` by a
+helper process, together with one usage record per ended charge (the account's
+history, as CGRateS keeps CDRs). Reservations live in memory only (after a
+restart the clients' sessions are unknown anyway and get 5002).
 """
 
 from __future__ import annotations
@@ -15,18 +17,18 @@ import contextlib
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, cast
+from pathlib import Path
 
-from sqlalchemy import Table, delete, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from omnigw.config import Quota, Topup
-from omnigw.ocs.accounts import AccountError, ActionNotFound, UsageRecord
+from omnigw.config import MAX_AMOUNT, Quota, Topup
+from omnigw.ocs import accounts
+from omnigw.ocs.accounts import AccountError, ActionNotFound
 from omnigw.ocs.charge import (
     CREDIT_LIMIT_REACHED,
     END_USER_SERVICE_DENIED,
+    RATING_FAILED,
     UNIT_NAMES,
     UNITS_BY_NAME,
     USER_UNKNOWN,
@@ -36,9 +38,12 @@ from omnigw.ocs.charge import (
     Unit,
     quota_of,
 )
+from omnigw.ocs.journal import BalanceRecord, Journal, Record, UsageRecord
+from omnigw.ocs.metrics import STORE_ROWS_REJECTED
 from omnigw.ocs.models import Account, Balance, Usage
 from omnigw.store.base import utcnow
-from omnigw.store.engine import SessionFactory
+from omnigw.store.engine import SessionFactory, url_of
+from omnigw.store.process import StoreProcess, StoreWriteError
 
 log = logging.getLogger("omnigw.ocs.embedded")
 
@@ -60,23 +65,30 @@ class EmbeddedOcs:
         self,
         sessions: SessionFactory,
         default_quota: Quota,
-        interval: float = 0.2,
+        journal: Path,
         actions: dict[str, Topup] | None = None,
+        interval: float = 0.2,
     ):
         self._sessions = sessions
+        # Store writes run in a helper process: one pipe round trip per batch, the SQL on
+        # the other core (see store.process).
+        self._writer = StoreProcess(url_of(sessions))
+        self._journal = Journal(journal)
+        self._interval = interval
         self._default = default_quota
         self._actions = actions or {}
         self._disabled: set[str] = set()
-        self._interval = interval
         self._balances: dict[str, dict[Unit, int]] = {}
         self._reserved: dict[tuple[str, Unit], int] = {}
         self._charges: dict[str, OpenCharge] = {}
         self._dirty: set[tuple[str, Unit]] = set()
-        self._ended: list[dict[str, Any]] = []  # usage rows not yet stored
+        self._ended: list[UsageRecord] = []  # not yet stored
+        self._flushing = asyncio.Lock()  # one store write at a time, in order
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        await self._writer.start()
         async with self._sessions() as s:
             for account in (await s.execute(select(Account))).scalars():
                 self._balances.setdefault(account.account, {})
@@ -84,14 +96,43 @@ class EmbeddedOcs:
                     self._disabled.add(account.account)
             for row in (await s.execute(select(Balance))).scalars():
                 self._balances.setdefault(row.account, {})[UNITS_BY_NAME[row.unit]] = row.amount
+            await self._recover(s, self._journal.open())
+        await self.flush()  # what the journal held is stored, and its segments deleted
         self._task = asyncio.get_running_loop().create_task(self._write_behind())
+
+    async def _recover(self, s: AsyncSession, records: list[Record]) -> None:
+        """Apply what an earlier run journaled and may not have stored."""
+        usage = [r for r in records if isinstance(r, UsageRecord)]
+        stored: set[tuple[str, datetime]] = set()
+        if usage:
+            keys = {r.charge_key for r in usage}
+            found = await s.execute(
+                select(Usage.charge_key, Usage.ended_at).where(Usage.charge_key.in_(keys))
+            )
+            stored = {(key, ended) for key, ended in found}
+        for record in records:
+            if record.account not in self._balances:
+                continue  # removed since
+            if isinstance(record, BalanceRecord):
+                unit = UNITS_BY_NAME[record.unit]
+                self._balances[record.account][unit] = record.amount
+                self._dirty.add((record.account, unit))
+            elif (record.charge_key, record.ended_at) not in stored:
+                self._ended.append(record)
+        if records:
+            log.info("journal read back", extra={"records": len(records)})
 
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self.flush()
+        try:
+            await self.flush()
+        except Exception:  # shutting down: the journal keeps it for the next start
+            log.exception("could not store balances at shutdown; kept in the journal")
+        await self._writer.stop()
+        self._journal.close()
 
     # --- charging ------------------------------------------------------------------------
 
@@ -99,18 +140,24 @@ class EmbeddedOcs:
         return self._reserve(charge)
 
     async def update(self, charge: Charge) -> Grant:
-        self._commit(charge)
+        self._journaled(self._commit(charge))
         return self._reserve(charge)
 
     async def terminate(self, charge: Charge) -> None:
-        self._commit(charge)
-        self._end(charge)
+        self._journaled(self._commit(charge), self._end(charge))
 
     async def debit(self, charge: Charge) -> Grant:
         grant = self._reserve(charge)
-        self._commit(replace(charge, requested=None, used=grant.amount))
-        self._end(charge)
+        used = replace(charge, requested=None, used=grant.amount)
+        self._journaled(self._commit(used), self._end(charge))
         return grant
+
+    def _journaled(self, *records: Record | None) -> None:
+        """Changes made: in the journal now, before the answer; in the store soon."""
+        written = [r for r in records if r is not None]
+        if written:
+            self._journal.write(*written)
+            self._wake.set()
 
     def _open(self, charge: Charge) -> OpenCharge:
         state = self._charges.get(charge.key)
@@ -120,17 +167,15 @@ class EmbeddedOcs:
             )
         return state
 
-    def _end(self, charge: Charge) -> None:
+    def _end(self, charge: Charge) -> UsageRecord | None:
         """Close the charge; what it used becomes one record of the account's history."""
         state = self._charges.pop(charge.key, None)
         if state is None or not state.used:
-            return
-        self._ended.append({
-            "account": state.account, "unit": UNIT_NAMES[state.unit], "amount": state.used,
-            "charge_key": charge.key, "rating_group": state.rating_group,
-            "started_at": state.started, "ended_at": charge.at,
-        })  # fmt: skip
-        self._wake.set()
+            return None
+        record = UsageRecord(state.account, UNIT_NAMES[state.unit], state.used, charge.key,
+                             state.rating_group, state.started, charge.at)  # fmt: skip
+        self._ended.append(record)
+        return record
 
     def _account(self, account: str) -> dict[Unit, int]:
         balances = self._balances.get(account)
@@ -158,7 +203,7 @@ class EmbeddedOcs:
         self._open(charge).held = amount
         return Grant(amount, final=amount < wanted)
 
-    def _commit(self, charge: Charge) -> None:
+    def _commit(self, charge: Charge) -> BalanceRecord | None:
         """Take what was used from the balance and release what was held for it."""
         state = self._charges.get(charge.key)
         if state is not None and state.held:
@@ -166,11 +211,19 @@ class EmbeddedOcs:
             state.held = 0
         if charge.used:
             balances = self._account(charge.account)
-            # A client may overrun its grant a little; the balance then goes below zero.
-            balances[charge.unit] = balances.get(charge.unit, 0) - charge.used
+            # A client may overrun its grant a little; the balance then goes below zero,
+            # never so far that the store could not hold it.
+            left = balances.get(charge.unit, 0) - charge.used
+            if left < -MAX_AMOUNT:
+                raise OcsError(RATING_FAILED, f"{charge.account}: usage past any balance")
+            balances[charge.unit] = left
             self._open(charge).used += charge.used
-            self._dirty.add((charge.account, charge.unit))
-            self._wake.set()
+            return self._changed(charge.account, charge.unit)
+        return None
+
+    def _changed(self, account: str, unit: Unit) -> BalanceRecord:
+        self._dirty.add((account, unit))
+        return BalanceRecord(account, UNIT_NAMES[unit], self._balances[account][unit])
 
     # --- administration ------------------------------------------------------------------
 
@@ -183,7 +236,7 @@ class EmbeddedOcs:
     async def set_balance(self, account: str, unit: Unit, amount: int) -> None:
         await self.create(account)
         self._balances[account][unit] = amount
-        self._dirty.add((account, unit))
+        self._journaled(self._changed(account, unit))
         await self.flush()
 
     # --- accounts (omnigw.ocs.accounts.Accounts) -------------------------------------------
@@ -223,18 +276,26 @@ class EmbeddedOcs:
         balances = self._balances.get(account)
         if balances is None:
             raise AccountError(f"no embedded account {account}")
+        new = {}
         for unit in Unit:
             amount = getattr(topup, UNIT_NAMES[unit])
             if amount or topup.reset:
-                balances[unit] = amount if topup.reset else balances.get(unit, 0) + amount
-                self._dirty.add((account, unit))
+                new[unit] = amount if topup.reset else balances.get(unit, 0) + amount
+                if new[unit] > MAX_AMOUNT:
+                    raise AccountError(f"{account}: {actions_id} would take the "
+                                       f"{UNIT_NAMES[unit]} balance past {MAX_AMOUNT}")  # fmt: skip
+        for unit, amount in new.items():
+            balances[unit] = amount
+        self._journaled(*(self._changed(account, unit) for unit in new))
         await self.flush()
 
     async def balances(self, account: str) -> dict[str, float] | None:
         held = self.balance_of(account)
         return None if held is None else {name: float(v) for name, v in held.items()}
 
-    async def usage(self, account: str, limit: int, offset: int) -> list[UsageRecord] | None:
+    async def usage(
+        self, account: str, limit: int, offset: int
+    ) -> list[accounts.UsageRecord] | None:
         if account not in self._balances:
             return None
         await self.flush()
@@ -249,7 +310,7 @@ class EmbeddedOcs:
                 )
             ).scalars()
             return [
-                UsageRecord(
+                accounts.UsageRecord(
                     r.charge_key,
                     r.unit,
                     float(r.amount),
@@ -268,41 +329,70 @@ class EmbeddedOcs:
             try:
                 await self.flush()
             except Exception:
-                log.exception("could not store balances; will retry")
+                log.exception("could not store balances; kept in the journal, will retry")
                 await asyncio.sleep(1.0)
 
     async def flush(self) -> None:
-        self._wake.clear()
-        if not self._dirty and not self._ended:
-            return
-        dirty, self._dirty = self._dirty, set()
-        ended, self._ended = self._ended, []
-        now = utcnow()
-        rows = [
-            {"account": a, "unit": UNIT_NAMES[u], "amount": self._balances[a][u], "updated_at": now}
-            for a, u in dirty
-        ]
-        try:
-            async with self._sessions.begin() as s:
-                if rows:
-                    await self._store_balances(s, rows)
-                if ended:
-                    await s.execute(insert(cast(Table, Usage.__table__)), ended)
-        except Exception:
-            self._dirty |= dirty
-            self._ended[:0] = ended
-            raise
+        """Store every change made so far; then the journal's older segments go."""
+        async with self._flushing:
+            self._wake.clear()
+            if not self._dirty and not self._ended:
+                return
+            closed = self._journal.rotate()
+            dirty, self._dirty = self._dirty, set()
+            ended, self._ended = self._ended, []
+            try:
+                await self._store(dirty, ended)
+            except StoreWriteError as exc:
+                if not exc.row_fault:
+                    self._keep(dirty, ended)
+                    raise
+                await self._store_each(dirty, ended)
+            except Exception:
+                self._keep(dirty, ended)
+                raise
+            self._journal.release(closed)
 
-    @staticmethod
-    async def _store_balances(s: AsyncSession, rows: list[dict[str, Any]]) -> None:
-        """One upsert for every changed balance (Core, not the ORM: this runs every few ms)."""
-        table = Balance.__table__
-        dialect = s.get_bind().dialect.name
-        upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(Balance)
-        await s.execute(
-            upsert.on_conflict_do_update(
-                index_elements=[table.c.account, table.c.unit],
-                set_={"amount": upsert.excluded.amount, "updated_at": upsert.excluded.updated_at},
-            ),
-            rows,
+    def _keep(self, dirty: set[tuple[str, Unit]], ended: list[UsageRecord]) -> None:
+        """Not stored: kept for the next write (balances are read again then)."""
+        self._dirty |= dirty
+        self._ended[:0] = ended
+
+    async def _store(self, dirty: set[tuple[str, Unit]], ended: list[UsageRecord]) -> None:
+        now = utcnow()
+        balances = [
+            {"account": a, "unit": UNIT_NAMES[u], "amount": self._balances[a][u],
+             "updated_at": now}
+            for a, u in dirty if a in self._balances
+        ]  # fmt: skip
+        await self._writer.run(
+            [
+                ("upsert", "ocs_balances", balances),
+                ("insert", "ocs_usage", [r.row() for r in ended]),
+            ]
         )
+
+    async def _store_each(self, dirty: set[tuple[str, Unit]], ended: list[UsageRecord]) -> None:
+        """One row the store refuses must not stop the others: each alone, the bad ones
+        reported and dropped (the bounds on every input mean this should never happen)."""
+        alone: list[tuple[set[tuple[str, Unit]], list[UsageRecord]]] = [
+            *(({key}, []) for key in dirty),
+            *((set(), [record]) for record in ended),
+        ]
+        for index, (balance, usage) in enumerate(alone):
+            try:
+                await self._store(balance, usage)
+            except StoreWriteError as exc:
+                if not exc.row_fault:
+                    for later_balance, later_usage in alone[index:]:
+                        self._keep(later_balance, later_usage)
+                    raise
+                kind = "balance" if balance else "usage"
+                STORE_ROWS_REJECTED.labels(kind).inc()
+                log.error("the store refused a row; dropped",
+                          extra={"kind": kind, "row": str(usage[0] if usage else balance),
+                                 "error": str(exc)})  # fmt: skip
+            except Exception:
+                for later_balance, later_usage in alone[index:]:
+                    self._keep(later_balance, later_usage)
+                raise

@@ -19,3 +19,8 @@ BREAKER_OPEN = Gauge("omnigw_ocs_breaker_open", "1 while calls to the OCS are su
 FALLBACK_GRANTS = Counter(
     "omnigw_ocs_fallback_grants_total", "Quotas granted by the failure policy, not the OCS"
 )
+STORE_ROWS_REJECTED = Counter(
+    "omnigw_ocs_store_rows_rejected_total",
+    "Balance or usage rows the store refused (dropped and logged; the others are stored)",
+    ["kind"],
+)

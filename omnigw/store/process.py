@@ -47,8 +47,9 @@ from omnigw.store.tables import metadata
 log = logging.getLogger("omnigw.store.process")
 
 # insert: plain INSERT; insert_new: INSERT that skips rows whose key exists (a retry of a
-# commit whose answer was lost); update: UPDATE ... WHERE id = row["id"].
-Kind = Literal["insert", "insert_new", "update"]
+# commit whose answer was lost); update: UPDATE ... WHERE id = row["id"]; upsert: INSERT,
+# or UPDATE of the other columns where the primary key exists.
+Kind = Literal["insert", "insert_new", "update", "upsert"]
 Op = tuple[Kind, str, list[dict[str, Any]]]
 
 SIZES = struct.Struct(">II")  # pickle length, blob count; then each blob's length
@@ -97,9 +98,11 @@ class StoreProcess:
         Raises StoreWriteError if the database refused it (nothing was written), and
         Unavailable if the helper ended before answering (it may or may not be written).
         """
-        ops = [op for op in ops if op[2]]
-        if not ops:
-            return
+        await self.ready()
+        await self.send(ops, asyncio.get_running_loop().create_future())
+
+    async def ready(self) -> None:
+        """Start the helper again if it has ended (counted and logged)."""
         if self._stopping:
             raise Unavailable("the store is shutting down")
         if self._child is None:
@@ -108,13 +111,22 @@ class StoreProcess:
                     RESTARTS.inc()
                     log.error("the store helper process had ended; starting another")
                     await self.start()
+
+    def send(self, ops: Sequence[Op], done: asyncio.Future[None]) -> asyncio.Future[None]:
+        """Send one transaction now, in order with every other; `done` gets its outcome as
+        `run` reports it. The helper must be running (`run` starts it again if not)."""
+        ops = [op for op in ops if op[2]]
+        if not ops:
+            done.set_result(None)
+            return done
         child = self._child
-        assert child is not None and child.stdin is not None
+        if child is None or self._stopping:
+            raise Unavailable("the store helper process is not running")
+        assert child.stdin is not None
         seq = next(self._seq)
-        done = asyncio.get_running_loop().create_future()
         self._pending[seq] = done
         child.stdin.writelines(_frame((seq, ops)))
-        await done
+        return done
 
     async def _read(self, child: asyncio.subprocess.Process) -> None:
         assert child.stdout is not None
@@ -166,6 +178,18 @@ def _widen(pipe: Any) -> None:
 class StoreWriteError(Exception):
     """The helper ran the transaction and the database refused it (rolled back)."""
 
+    # Refusals caused by a row's own values rather than by the store's state.
+    ROW_FAULTS = frozenset({"OverflowError", "IntegrityError", "DataError"})
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error_type = error.split(":", 1)[0]  # the helper sends "Type: message"
+
+    @property
+    def row_fault(self) -> bool:
+        """A value no retry will store (another row of the same batch may be fine)."""
+        return self.error_type in self.ROW_FAULTS
+
 
 def blob(value: bytes | None) -> Any:
     """A large bytes value for a row: sent beside the pickle, not copied into it."""
@@ -207,6 +231,14 @@ def statement(
         if dialect.name == "postgresql":
             return postgresql.insert(table).on_conflict_do_nothing()
         return sqlite.insert(table).on_conflict_do_nothing()
+    if kind == "upsert":
+        upsert = (postgresql.insert if dialect.name == "postgresql" else sqlite.insert)(table)
+        keys = list(table.primary_key.columns)
+        return upsert.on_conflict_do_update(
+            index_elements=keys,
+            set_={name: upsert.excluded[name] for name in columns
+                  if name not in {k.name for k in keys}},
+        )  # fmt: skip
     # The key is bound as "key": a column's own name cannot be both WHERE and SET parameter.
     return (
         update(table)
@@ -327,6 +359,17 @@ def _read_blocking(source: BinaryIO) -> tuple[bytes, list[bytes]] | None:
         return None
 
 
+def _error_type(exc: BaseException) -> str:
+    """The name the parent judges a refusal by: a row fault anywhere in the chain of causes
+    (SQLAlchemy wraps the driver's error, which may wrap the value's own), else the top."""
+    names: list[str] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(names) < 8:
+        names.append(type(cause).__name__)
+        cause = getattr(cause, "orig", None) or cause.__cause__ or cause.__context__
+    return next((n for n in names if n in StoreWriteError.ROW_FAULTS), names[0])
+
+
 def _serve() -> None:
     # Our stdout is the answer pipe: anything else printed goes to stderr instead.
     source, sink = sys.stdin.buffer, os.fdopen(os.dup(1), "wb")
@@ -343,7 +386,7 @@ def _serve() -> None:
             try:
                 run(ops)
             except Exception as exc:  # the parent reports it with the caller's context
-                error = f"{type(exc).__name__}: {exc}"
+                error = f"{_error_type(exc)}: {exc}"
             sink.writelines(_frame((seq, error)))
             sink.flush()
 

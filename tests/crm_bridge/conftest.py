@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -114,7 +115,10 @@ class Bridge(Crm):
 
 @pytest.fixture(params=["cgrates", "embedded"])
 async def bridge(
-    request: pytest.FixtureRequest, identity: IdentityService, engine: AsyncEngine
+    request: pytest.FixtureRequest,
+    identity: IdentityService,
+    engine: AsyncEngine,
+    tmp_path: Path,
 ) -> AsyncIterator[Bridge]:
     sessions = session_factory(engine)
     cgrates: Cgrates | None = None
@@ -128,7 +132,7 @@ async def bridge(
         backend = CgratesOcs(CgratesConfig(port=cgrates.port), Quota())
         accounts = CgratesAccounts(backend)
     else:
-        backend = EmbeddedOcs(sessions, Quota(), actions={
+        backend = EmbeddedOcs(sessions, Quota(), tmp_path, actions={
             "Action_sim-plan": Topup(octets=5 * GB),
             "Action_data-20gb": Topup(octets=20 * GB)})  # fmt: skip
         accounts = backend

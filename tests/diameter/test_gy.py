@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,8 +35,9 @@ class Clock:
 
 
 @pytest.fixture
-async def ocs(sqlite_engine: AsyncEngine) -> AsyncIterator[EmbeddedOcs]:
-    backend = EmbeddedOcs(session_factory(sqlite_engine), Quota(seconds=300, octets=4 * MB))
+async def ocs(sqlite_engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[EmbeddedOcs]:
+    quota = Quota(seconds=300, octets=4 * MB)
+    backend = EmbeddedOcs(session_factory(sqlite_engine), quota, tmp_path)
     await backend.start()
     await backend.set_balance("4911", Unit.OCTETS, 100 * MB)
     yield backend
@@ -224,3 +226,16 @@ async def test_event_direct_debiting(ocs: EmbeddedOcs) -> None:
     assert ocs.balance_of("4911") == {"octets": 99 * MB}  # the repeat was not debited
     refused, _ = await _ask(app, ccr("e2", E, 0, mscc(30, rsu=MB), requested_action=3))
     assert refused.result_code == 5004
+
+
+async def test_reported_usage_past_what_any_balance_holds_is_5004_naming_the_avp(
+    ocs: EmbeddedOcs,
+) -> None:
+    """Defect: a USU of 2^64-1 was debited in full and broke balance persistence."""
+    app = _app(ocs)
+    await _ask(app, ccr("s1", INITIAL, 0, mscc(10, rsu=MB)))
+    cca, _ = await _ask(app, ccr("s1", U, 1, mscc(10, rsu=MB, used=2**64 - 1)))
+    assert cca.result_code == 5004  # a permanent failure, not a protocol error: no E bit
+    failed = cca.failed_avp[0].additional_avps[0]
+    assert (failed.code, failed.value) == (421, 2**64 - 1)  # CC-Total-Octets, as received
+    assert ocs.balance_of("4911") == {"octets": 100 * MB}
