@@ -174,6 +174,7 @@ def alert_view(alert: Alert, cells: bool = True) -> dict[str, Any]:
                 "update_number": message.update_number,
                 "dcs": message.dcs,
                 "pages": len(message.pages),
+                "stopped_at": message.stopped_at,
                 "peers": peers,
             }
         )
@@ -277,7 +278,7 @@ async def patch(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     alert_id = request.match_info["alert_id"]
     texts = [Text(t.language, t.text) for t in body.texts]
-    await _rejecting("api", service.update(alert_id, texts, principal(request).email))
+    await _rejecting("api", service.revise_texts(alert_id, texts, principal(request).email))
     return json_response(service.summary(alert_id))
 
 
@@ -306,39 +307,46 @@ def _cap_target(areas: Areas, alert: cap_xml.CapAlert) -> Target:
         raise Invalid(f"info[0].area: {exc}") from None
 
 
+def _cap_spec(areas: Areas, alert: cap_xml.CapAlert) -> AlertSpec:
+    return AlertSpec(
+        target=_cap_target(areas, alert),
+        texts=tuple(Text(i.language, i.text) for i in alert.infos),
+        alert_class=alert.alert_class,
+        severity=alert.severity,
+        urgency=alert.urgency,
+        certainty=alert.certainty,
+        expires_at=alert.expires,
+        source="cap",
+        external_ref=alert.identifier,
+    )
+
+
 async def cap(request: web.Request) -> web.Response:
-    """alert -> new alert; Update -> same codes, update number + 1; Cancel -> KILL."""
+    """Alert -> a new alert; Update -> the referenced alert superseded (matched by language,
+    area re-targeted); Cancel -> KILL. References resolve through the whole chain of
+    Updates an alert has taken, so a feed may name its latest message."""
     service = request.app[SERVICE]
     who = principal(request).email
     try:
-        alert = cap_xml.parse(await request.text())
+        alert = cap_xml.parse(await request.read())
     except cap_xml.CapError as exc:
         REJECTED.labels("cap").inc()
         raise Invalid(str(exc)) from None
     if alert.msg_type == "Alert":
-        spec = AlertSpec(
-            target=_cap_target(request.app[AREAS], alert),
-            texts=tuple(Text(i.language, i.text) for i in alert.infos),
-            alert_class=alert.alert_class,
-            severity=alert.severity,
-            urgency=alert.urgency,
-            certainty=alert.certainty,
-            expires_at=alert.expires,
-            source="cap",
-            external_ref=alert.identifier,
-        )
+        spec = _cap_spec(request.app[AREAS], alert)
         alert_id = await _rejecting("cap", service.submit(spec, who))
         return json_response(service.summary(alert_id), status=201)
-    targets = [await service.find_active("cap", ref) for ref in alert.references]
-    live = [t for t in targets if t is not None]
+    found = [await service.find_active("cap", ref.identifier) for ref in alert.references]
+    live = list(dict.fromkeys(a for a in found if a is not None))
     if not live:
-        raise NotFound(f"references: no active alert {', '.join(alert.references)}")
+        names = ", ".join(ref.identifier for ref in alert.references)
+        raise NotFound(f"references: no active alert {names}")
     for alert_id in live:
         if alert.msg_type == "Cancel":
             await service.cancel(alert_id, who)
         else:
-            texts = [Text(i.language, i.text) for i in alert.infos]
-            await _rejecting("cap", service.update(alert_id, texts, who))
+            spec = _cap_spec(request.app[AREAS], alert)
+            await _rejecting("cap", service.supersede(alert_id, spec, who, alert.identifier))
     return json_response({"status": "ok", "alerts": live})
 
 
@@ -516,11 +524,13 @@ ROUTES = [
     Route("POST", "/api/v1/alerts/{alert_id}/status-query", status_query, Permission.ALERT_READ,
           "Ask the peers for broadcast counts (MESSAGE STATUS QUERY)", TAG, None, None, 202),
     Route("PATCH", "/api/v1/alerts/{alert_id}", patch, Permission.ALERT_SUBMIT,
-          "Update an alert's text: same message code, update number + 1", TAG, AlertUpdate),
+          "New texts for some of an alert's languages (matched by language): same message "
+          "codes, update number + 1", TAG, AlertUpdate),
     Route("DELETE", "/api/v1/alerts/{alert_id}", cancel, Permission.ALERT_SUBMIT,
           "Cancel an alert (KILL on every peer)", TAG),
     Route("POST", "/api/v1/cap", cap, Permission.ALERT_SUBMIT,
-          "Submit OASIS CAP 1.2 XML (Alert, Update, Cancel with references)", TAG),
+          "Submit OASIS CAP 1.2 or 1.1 XML (Alert; Update supersedes; Cancel; references "
+          "resolve through the alert's chain)", TAG),
     Route("GET", "/api/v1/cells", cells_get, Permission.ALERT_READ,
           "The cell inventory that areas, polygons and circles resolve to", "cells"),
     Route("PUT", "/api/v1/cells", cells_put, Permission.NETWORK_WRITE,

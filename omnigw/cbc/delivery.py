@@ -6,6 +6,9 @@ persists the state, sends the PDUs and runs the answer timer.
     PENDING --peer up / queued--> WRITING --complete--> ACTIVE --cancel--> KILLING --> KILLED
        ^                            |  timeout (retry) / failure (all cells) -> FAILED
        +------- peer down ----------+  ACTIVE --restart (data lost)--> WRITING (re-send)
+
+A retarget (the alert's area changed and again covers this peer) is an update that also
+brings back a delivery killed, or being killed, because the area had left the peer.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class Event(StrEnum):
     TIMEOUT = "timeout"  # no answer in time
     CANCEL = "cancel"  # alert cancelled or expired
     UPDATE = "update"  # alert updated: write again with the old serial
+    RETARGET = "retarget"  # the alert's area changed: write its new cells for this peer
     RESTART = "restart"  # the peer lost its messages (RESTART with data lost)
     KILL_COMPLETE = "kill_complete"
     KILL_FAILURE = "kill_failure"
@@ -80,7 +84,11 @@ def step(
                 return Step(S.KILLING, (Do.STOP_TIMER, Do.KILL), 1)
             return Step(S.KILL_PENDING, (Do.STOP_TIMER,), 0)
         return Step(state, (), attempts)
-    if event in (E.UPDATE, E.RESTART):
+    if event is E.RETARGET and state in (S.KILLED, S.KILLING, S.KILL_PENDING):
+        if not peer_up:
+            return Step(S.PENDING, (Do.STOP_TIMER,), 0)
+        return Step(S.WRITING, (Do.STOP_TIMER, Do.WRITE), 1)
+    if event in (E.UPDATE, E.RESTART, E.RETARGET):
         if state in (S.ACTIVE, S.WRITING, S.FAILED, S.PENDING):
             if not peer_up:
                 return Step(S.PENDING, (Do.STOP_TIMER,), 0)

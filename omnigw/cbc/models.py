@@ -32,6 +32,9 @@ class Alert(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Later references of the same alert (CAP: the identifiers of the Updates that
+    # superseded it), so a Cancel or Update naming any of them finds it.
+    chain: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="alert", lazy="selectin", order_by="Message.index"
@@ -57,6 +60,9 @@ class Message(Base):
     dcs: Mapped[int] = mapped_column(Integer)
     pages: Mapped[list[list[Any]]] = mapped_column(JSON)  # [[length, hex], ...]
     warning_type: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Set when an update no longer carries this message (its language was dropped, or the
+    # class changed and a new message replaced it): killed on every peer, kept as history.
+    stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
     alert: Mapped[Alert] = relationship(back_populates="messages")
     deliveries: Mapped[list[Delivery]] = relationship(

@@ -18,7 +18,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -136,6 +136,7 @@ class AlertRt:
     expires_at: datetime | None
     delivered: bool
     accepted_at: float  # monotonic, for the delivery latency
+    chain: set[str] = field(default_factory=set)  # later references (see models.Alert)
     messages: list[MessageRt] = field(default_factory=list)
     deliveries: list[tuple[PeerRuntime, DeliveryRt]] = field(default_factory=list)
     unsettled: int = 0
@@ -154,6 +155,7 @@ class MessageRt:
     pages: tuple[Content, ...]
     warning_type: int | None
     language: str | None
+    stopped: bool  # no longer part of the alert (see models.Message.stopped_at)
     # WRITE-REPLACE PDUs by (cells, old serial), encoded once: a PLMN-wide alert is the same
     # PDU for every peer. Emptied whenever the message changes.
     writes: dict[tuple[CellList, int | None], tuple[Pdu, bytes]] = field(default_factory=dict)
@@ -213,6 +215,7 @@ def _alert_rt(alert: Alert, accepted_at: float) -> AlertRt:
         target=Target.from_json(alert.target), source=alert.source,
         external_ref=alert.external_ref, expires_at=alert.expires_at,
         delivered=alert.completed_at is not None, accepted_at=accepted_at,
+        chain=set(alert.chain or ()),
     )  # fmt: skip
 
 
@@ -222,6 +225,7 @@ def _message_rt(message: Message, message_id: int, alert: AlertRt) -> MessageRt:
         geo_scope=message.geo_scope, code=message.message_code,
         update_number=message.update_number, dcs=message.dcs, pages=_pages(message.pages),
         warning_type=message.warning_type, language=message.language,
+        stopped=message.stopped_at is not None,
     )  # fmt: skip
     alert.messages.append(rt)
     return rt
@@ -419,7 +423,7 @@ class CbcService:
             for alert in self._alerts.values():
                 if alert.state == "active":
                     for message in alert.messages:
-                        if message.id not in have:
+                        if message.id not in have and not message.stopped:
                             self._register(peer, message)
 
     def _register(self, peer: PeerRuntime, message: MessageRt) -> DeliveryRt:
@@ -725,6 +729,9 @@ class CbcService:
         if is_etws(spec.alert_class):
             text = spec.texts[0] if spec.texts else None
             return [(message_identifier(spec.alert_class), text, None)]
+        languages = [t.language for t in spec.texts]
+        if len(set(languages)) != len(languages):
+            raise Invalid("texts: each language at most once (one message per language)")
         out: list[tuple[int, Text | None, EncodedText | None]] = []
         for index, text in enumerate(spec.texts):
             ident = message_identifier(
@@ -732,6 +739,38 @@ class CbcService:
             )
             out.append((ident, text, encode_text(text.text, text.language)))
         return out
+
+    def _message_rows(
+        self,
+        alert_id: str,
+        spec: AlertSpec,
+        cls: AlertClass | None,
+        messages: Sequence[tuple[int, Text | None, EncodedText | None]],
+        first_index: int,
+    ) -> list[Message]:
+        """New message rows, each with its serial number (held under the submit lock)."""
+        rows: list[Message] = []
+        for index, (ident, text, enc) in enumerate(messages, first_index):
+            if spec.serial is not None:
+                if spec.serial.message_code in self._live_codes(ident):
+                    code = spec.serial.message_code
+                    raise Conflict(f"message {ident} with code {code} is already active")
+                serial = spec.serial
+            else:
+                serial = SerialNumber(spec.target.scope, self._allocate_code(ident), 0)
+            warning = spec.warning_type
+            if warning is None and cls is not None and is_etws(cls):
+                warning = etws_warning_type(cls)
+            rows.append(Message(
+                id=next(self._message_ids), alert_id=alert_id, index=index,
+                language=text.language if text else None,
+                text=text.text if text else "", message_identifier=ident,
+                geo_scope=int(serial.geo_scope), message_code=serial.message_code,
+                update_number=serial.update_number, dcs=enc.dcs if enc else 0,
+                pages=[[p.length, p.content.hex()] for p in (enc.pages if enc else ())],
+                warning_type=warning, stopped_at=None,
+            ))  # fmt: skip
+        return rows
 
     async def submit(self, spec: AlertSpec, who: str) -> str:
         """Validate, store and start delivering an alert; returns once it is durable."""
@@ -751,15 +790,6 @@ class CbcService:
                 and a.state == "active" for a in self._alerts.values()
             ):  # fmt: skip
                 raise Conflict(f"an active alert with reference {spec.external_ref} exists")
-            serials = []
-            for ident, _, _ in messages:
-                if spec.serial is not None:
-                    if spec.serial.message_code in self._live_codes(ident):
-                        code = spec.serial.message_code
-                        raise Conflict(f"message {ident} with code {code} is already active")
-                    serials.append(spec.serial)
-                else:
-                    serials.append(SerialNumber(spec.target.scope, self._allocate_code(ident), 0))
             now = utcnow()
             alert = Alert(
                 id=alert_id, state="active", source=spec.source, external_ref=spec.external_ref,
@@ -767,25 +797,9 @@ class CbcService:
                 repetition_seconds=spec.repetition_seconds or self.cfg.default_repetition_seconds,
                 broadcasts_requested=spec.broadcasts_requested,
                 target=spec.target.to_json(), submitted_by=who, expires_at=spec.expires_at,
-                created_at=now, updated_at=now, ended_at=None, completed_at=None,
+                created_at=now, updated_at=now, ended_at=None, completed_at=None, chain=None,
             )  # fmt: skip
-            rows: list[Message] = []
-            for index, ((ident, text, enc), serial) in enumerate(
-                zip(messages, serials, strict=True)
-            ):
-                warning = spec.warning_type
-                if warning is None and cls is not None and is_etws(cls):
-                    warning = etws_warning_type(cls)
-                message = Message(
-                    id=next(self._message_ids), alert_id=alert_id, index=index,
-                    language=text.language if text else None,
-                    text=text.text if text else "", message_identifier=ident,
-                    geo_scope=int(serial.geo_scope), message_code=serial.message_code,
-                    update_number=serial.update_number, dcs=enc.dcs if enc else 0,
-                    pages=[[p.length, p.content.hex()] for p in (enc.pages if enc else ())],
-                    warning_type=warning,
-                )  # fmt: skip
-                rows.append(message)
+            rows = self._message_rows(alert_id, spec, cls, messages, 0)
             await self._store_alert(
                 alert_id,
                 [
@@ -847,50 +861,187 @@ class CbcService:
             raise NotFound(f"no active alert {alert_id}")
         return alert
 
-    async def update(self, alert_id: str, texts: Sequence[Text] | None, who: str) -> None:
-        """New text for an active alert: same message code, update number + 1."""
+    async def supersede(
+        self, alert_id: str, spec: AlertSpec, who: str, reference: str | None = None
+    ) -> None:
+        """An update that replaces the alert's content with `spec` (CAP 1.2 Update).
+
+        Messages are matched by language, never by position. One whose identifier is
+        unchanged keeps its message code and gets update number + 1 (TS 23.041 9.4.1.2.1);
+        a changed identifier (the class changed) is a new message with a new serial number,
+        and the old one is stopped; a language `spec` no longer carries is stopped; a new
+        language is a new message. A changed area re-targets what is kept: cells no longer
+        covered get KILL, a peer no longer covered gets KILL for the message, a peer newly
+        covered gets it written. `reference` joins the references the alert answers to.
+        """
+        cls = spec.alert_class or (class_of(spec.identifier) if spec.identifier else None)
         async with self._submit_lock:
-            alert = self._alerts.get(alert_id)
-            if alert is None or alert.state != "active":
-                await self._require_known(alert_id)
-                raise Conflict(f"alert {alert_id} is not active")
-            if texts and len(texts) != len(alert.messages):
-                raise Invalid(f"texts: the alert has {len(alert.messages)} language(s)")
-            encoded = [
-                encode_text(t.text, t.language or m.language)
-                for m, t in zip(alert.messages, texts or (), strict=False)
+            alert = await self._active(alert_id)
+            # The alert's first language stays its local-language message (TS 23.041
+            # 9.4.1.2.2): the order of the update's texts says nothing about that.
+            order = {m.language: i for i, m in enumerate(self._current(alert))}
+            texts = sorted(spec.texts, key=lambda t: order.get(t.language, len(order)))
+            wanted = self._messages(replace(spec, texts=tuple(texts)))
+            await self._revise(alert, wanted, spec, cls, who, reference)
+
+    async def revise_texts(self, alert_id: str, texts: Sequence[Text], who: str) -> None:
+        """New texts for some of an alert's languages; every message gets update number + 1."""
+        async with self._submit_lock:
+            alert = await self._active(alert_id)
+            current = self._current(alert)
+            if len(current) == 1 and len(texts) == 1 and texts[0].language is None:
+                texts = [Text(current[0].language, texts[0].text)]  # nothing to choose from
+            given = {t.language: t for t in texts}
+            if len(given) != len(texts):
+                raise Invalid("texts: a language is given twice")
+            unknown = set(given) - {m.language for m in current}
+            if unknown:
+                names = ", ".join(str(lang) for lang in unknown)
+                raise Invalid(f"texts: the alert has no message in language {names}; name the "
+                              "language of each text")  # fmt: skip
+            wanted = [
+                (m.identifier, given[m.language],
+                 encode_text(given[m.language].text, m.language or given[m.language].language))
+                if m.language in given else (m.identifier, None, None)
+                for m in current
+            ]  # fmt: skip
+            cls = AlertClass(alert.alert_class) if alert.alert_class else None
+            spec = AlertSpec(target=alert.target, expires_at=alert.expires_at)
+            await self._revise(alert, wanted, spec, cls, who, None, keep_unnamed=True)
+
+    async def _active(self, alert_id: str) -> AlertRt:
+        alert = self._alerts.get(alert_id)
+        if alert is None or alert.state != "active":
+            await self._require_known(alert_id)
+            raise Conflict(f"alert {alert_id} is not active")
+        return alert
+
+    @staticmethod
+    def _current(alert: AlertRt) -> list[MessageRt]:
+        return [m for m in alert.messages if not m.stopped]
+
+    async def _revise(
+        self,
+        alert: AlertRt,
+        wanted: Sequence[tuple[int, Text | None, EncodedText | None]],
+        spec: AlertSpec,
+        cls: AlertClass | None,
+        who: str,
+        reference: str | None,
+        keep_unnamed: bool = False,
+    ) -> None:
+        """Apply an update (the submit lock is held). With `keep_unnamed`, `wanted` lists
+        every current message in order, None for a text that stays as it is."""
+        if keep_unnamed:
+            kept = [(m, t, e) for m, (_, t, e) in zip(self._current(alert), wanted, strict=True)]
+            added: list[tuple[int, Text | None, EncodedText | None]] = []
+            stopped: list[MessageRt] = []
+        else:
+            kept, added, stopped = self._match(alert, wanted)
+        now = utcnow()
+        rows = self._message_rows(alert.id, spec, cls, added, len(alert.messages))
+        old_target, priority = alert.target, priority_of(cls)
+        chain = sorted(alert.chain | ({reference} if reference else set()))
+        changes: list[dict[str, Any]] = []
+        for message, text, enc in kept:
+            values: dict[str, Any] = {
+                "id": message.id,
+                "update_number": (message.update_number + 1) % 16,
+            }
+            if text is not None and enc is not None:
+                values |= {"text": text.text, "dcs": enc.dcs,
+                           "pages": [[p.length, p.content.hex()] for p in enc.pages]}  # fmt: skip
+            changes.append(values)
+        await self._store.run(
+            [
+                ("update", "cbc_messages", changes),
+                ("update", "cbc_messages", [{"id": m.id, "stopped_at": now} for m in stopped]),
+                ("insert", "cbc_messages", [_values(m) for m in rows]),
+                ("update", "cbc_alerts",
+                 [{"id": alert.id, "updated_at": now, "completed_at": None,
+                   "target": spec.target.to_json(), "expires_at": spec.expires_at,
+                   "alert_class": cls.value if cls else None, "priority": priority,
+                   "chain": chain}]),
+                ("insert", "cbc_alert_events",
+                 [event_row(alert.id, "updated", {
+                     "by": who, "reference": reference,
+                     "kept": [m.language for m, _, _ in kept],
+                     "stopped": [m.language for m in stopped],
+                     "added": [t.language if t else None for _, t, _ in added],
+                     "retargeted": spec.target != old_target})]),
             ]
-            changed: list[dict[str, Any]] = []
-            for index, message in enumerate(alert.messages):
-                values: dict[str, Any] = {
-                    "id": message.id,
-                    "update_number": (message.update_number + 1) % 16,
-                }
-                if encoded:
-                    values["text"] = texts[index].text  # type: ignore[index]
-                    values["dcs"] = encoded[index].dcs
-                    values["pages"] = [[p.length, p.content.hex()] for p in encoded[index].pages]
-                changed.append(values)
-            await self._store.run(
-                [
-                    ("update", "cbc_messages", changed),
-                    ("update", "cbc_alerts",
-                     [{"id": alert_id, "updated_at": utcnow(), "completed_at": None}]),
-                    ("insert", "cbc_alert_events", [event_row(alert_id, "updated", {"by": who})]),
-                ]
-            )  # fmt: skip
-            for index, message in enumerate(alert.messages):
-                message.writes.clear()
-                message.update_number = (message.update_number + 1) % 16
-                if encoded:
-                    message.dcs = encoded[index].dcs
-                    message.pages = tuple(
-                        Content(p.content, p.length) for p in encoded[index].pages
-                    )
-            alert.delivered = False
-            alert.accepted_at = time.monotonic()
+        )  # fmt: skip
+        for message, _, enc in kept:
+            message.writes.clear()
+            message.update_number = (message.update_number + 1) % 16
+            if enc is not None:
+                message.dcs = enc.dcs
+                message.pages = tuple(Content(p.content, p.length) for p in enc.pages)
+        for message in stopped:
+            message.stopped = True
+        alert.target, alert.expires_at, alert.chain = spec.target, spec.expires_at, set(chain)
+        alert.alert_class, alert.priority = (cls.value if cls else None), priority
+        alert.delivered = False
+        alert.accepted_at = time.monotonic()
+        fresh = [_message_rt(m, m.id, alert) for m in rows]
+        for message in fresh:
+            self._codes.setdefault(message.identifier, set()).add(message.code)
+        log.info(
+            "alert updated",
+            extra={"alert_id": alert.id, "by": who, "stopped": len(stopped), "added": len(fresh)},
+        )
+        kept_ids = {m.id for m, _, _ in kept}
         for peer, delivery in self._each_delivery(alert):
-            self._step(peer, delivery, Event.UPDATE)
+            if delivery.message.stopped:
+                self._step(peer, delivery, Event.CANCEL)
+            elif delivery.message.id in kept_ids:
+                self._retarget(peer, delivery, old_target)
+        for message in fresh:
+            for peer in self._peers.values():
+                delivery = self._register(peer, message)
+                if peer.up:
+                    self._step(peer, delivery, Event.PEER_UP)
+
+    def _match(
+        self, alert: AlertRt, wanted: Sequence[tuple[int, Text | None, EncodedText | None]]
+    ) -> tuple[
+        list[tuple[MessageRt, Text | None, EncodedText | None]],
+        list[tuple[int, Text | None, EncodedText | None]],
+        list[MessageRt],
+    ]:
+        """(kept, added, stopped): `wanted` matched to the current messages by language."""
+        current = {m.language: m for m in self._current(alert)}
+        kept: list[tuple[MessageRt, Text | None, EncodedText | None]] = []
+        added: list[tuple[int, Text | None, EncodedText | None]] = []
+        stopped: list[MessageRt] = []
+        for ident, text, enc in wanted:
+            message = current.pop(text.language if text else None, None)
+            if message is not None and message.identifier == ident:
+                kept.append((message, text, enc))
+                continue
+            added.append((ident, text, enc))
+            if message is not None:
+                stopped.append(message)  # the class changed: another message replaces it
+        return kept, added, stopped + list(current.values())
+
+    def _retarget(self, peer: PeerRuntime, delivery: DeliveryRt, old: Target) -> None:
+        """A kept message after an update: written again where the area still is."""
+        served = peer.cfg.cells
+        cells = delivery.message.alert.target.for_peer(served)
+        if cells is None:
+            self._step(peer, delivery, Event.CANCEL)  # the area left this peer
+            return
+        before = old.for_peer(served)
+        held = delivery.row.confirmed_serial
+        if before is not None and held is not None and before.discriminator == cells.discriminator:
+            gone = tuple(c for c in before.cells if c not in set(cells.cells))
+            if gone:  # a replace leaves other cells as they are: kill it where it left
+                etws = delivery.message.warning_type is not None
+                kill = Pdu(MsgType.KILL, message_id=delivery.message.identifier,
+                           old_serial=held, cell_list=CellList(cells.discriminator, gone),
+                           channel=None if etws else 0)  # fmt: skip
+                self._push(peer, 0, -1, kill)
+        self._step(peer, delivery, Event.RETARGET)
 
     async def _require_known(self, alert_id: str) -> None:
         async with self._sessions() as s:
@@ -899,10 +1050,7 @@ class CbcService:
 
     async def cancel(self, alert_id: str, who: str, reason: str = "cancelled") -> None:
         async with self._submit_lock:
-            alert = self._alerts.get(alert_id)
-            if alert is None or alert.state != "active":
-                await self._require_known(alert_id)
-                raise Conflict(f"alert {alert_id} is not active")
+            alert = await self._active(alert_id)
             await self._store.run(
                 [
                     ("update", "cbc_alerts",
@@ -926,7 +1074,7 @@ class CbcService:
             if (
                 alert.state == "active"
                 and alert.source == source
-                and alert.external_ref == external_ref
+                and (alert.external_ref == external_ref or external_ref in alert.chain)
             ):
                 return alert.id
         return None
@@ -993,6 +1141,7 @@ class CbcService:
                     "update_number": m.update_number,
                     "dcs": m.dcs,
                     "pages": len(m.pages),
+                    "stopped": m.stopped,
                 }
                 for m in alert.messages
             ],

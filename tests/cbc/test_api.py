@@ -83,7 +83,12 @@ async def test_create_get_list_update_cancel(client: TestClient) -> None:  # typ
     assert listing["total"] == 1 and listing["data"][0]["id"] == alert_id
     resp = await client.patch(
         f"/api/v1/alerts/{alert_id}",
-        json={"texts": [{"text": "Flash flood, update"}, {"text": "Inundación, actualización"}]},
+        json={
+            "texts": [
+                {"language": "es", "text": "Inundación, actualización"},
+                {"language": "en", "text": "Flash flood, update"},
+            ]
+        },  # by language
         headers=_auth(client, "alerting"),
     )
     updated = await resp.json()
@@ -92,6 +97,16 @@ async def test_create_get_list_update_cancel(client: TestClient) -> None:  # typ
     assert [m["message_code"] for m in updated["messages"]] == [
         m["message_code"] for m in alert["messages"]
     ]
+    got = await (
+        await client.get(f"/api/v1/alerts/{alert_id}", headers=_auth(client, "noc"))
+    ).json()
+    assert [m["text"] for m in got["messages"]] == [
+        "Flash flood, update",
+        "Inundación, actualización",
+    ]
+    resp = await client.patch(f"/api/v1/alerts/{alert_id}", json={"texts": [{"text": "which?"}]},
+                              headers=_auth(client, "alerting"))  # fmt: skip
+    assert resp.status == 400 and "language" in (await resp.json())["reason"]
     resp = await client.delete(f"/api/v1/alerts/{alert_id}", headers=_auth(client, "alerting"))
     assert resp.status == 200 and (await resp.json())["state"] == "cancelled"
     resp = await client.delete(f"/api/v1/alerts/{alert_id}", headers=_auth(client, "alerting"))

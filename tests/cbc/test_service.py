@@ -214,7 +214,7 @@ async def test_update_keeps_the_code_and_bumps_the_update_number(service_factory
     cfg, service, bsc = await _linked(service_factory)
     alert_id = await service.submit(_spec(cfg), "a@x")
     await until(lambda: _state_is(service, alert_id, "active"))
-    await service.update(alert_id, [Text("en", "Update: tsunami expected at 14:05")], "a@x")
+    await service.revise_texts(alert_id, [Text("en", "Update: tsunami expected at 14:05")], "a@x")
     await until(lambda: len(bsc.writes()) == 2)
     first, second = bsc.writes()
     assert second.old_serial == first.new_serial
