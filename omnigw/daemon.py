@@ -42,7 +42,7 @@ from omnigw.diameter.peer import ORIGIN_HOST, ORIGIN_REALM, Identity, Policy
 from omnigw.identity.service import IdentityService
 from omnigw.identity.throttle import LoginThrottle
 from omnigw.identity.tokens import TokenIssuer, load_or_create_key
-from omnigw.metrics import CONFIG_RELOADS, MetricsServer
+from omnigw.metrics import CONFIG_RELOADS, MetricsServer, watch_loop_lag
 from omnigw.ocs import api as ocs_api
 from omnigw.ocs.backends import build_ocs
 from omnigw.ocs.charge import Ocs
@@ -140,6 +140,7 @@ class Daemon:
         self._metrics: MetricsServer | None = None
         self._context: ApiContext | None = None
         self.cbc: CbcService | None = None
+        self._areas: Areas | None = None
         self.ocs: Ocs | None = None
         self.subscribers: SubscriberIndex | None = None
         self.provisioner: Provisioner | None = None
@@ -208,7 +209,7 @@ class Daemon:
         app[crm_api.CRM] = crm
         app[bridge_api.PROVISIONER] = self.provisioner
         app[bridge_api.ACCOUNTS] = accounts
-        areas = Areas(cfg.cbc)
+        areas = self._areas = Areas(cfg.cbc)
         areas.set_stored(await inventory.load(sessions))
         app[cbc_api.SERVICE] = self.cbc
         app[cbc_api.AREAS] = areas
@@ -305,6 +306,8 @@ class Daemon:
             await self._metrics.stop()
         if self.cbc is not None:
             await self.cbc.stop()
+        if self._areas is not None:
+            self._areas.close()
         if self.ocs is not None:
             await self.ocs.close()  # flushes balances
         if self._engine is not None:
@@ -342,9 +345,11 @@ async def serve(cfg: Config, config_path: Path | None) -> int:
     interval = notifier.watchdog_interval()
     if interval is not None:
         watchdog = loop.create_task(_watchdog(notifier, interval))
+    lag = loop.create_task(watch_loop_lag())
     await stopping.wait()
     notifier.stopping()
     log.info("draining", extra={"grace_seconds": cfg.api.drain_grace_seconds})
+    lag.cancel()
     if watchdog is not None:
         watchdog.cancel()
     await daemon.stop()

@@ -7,6 +7,7 @@ raw paths; result classes, never free text.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import platform
 from bisect import bisect_left
@@ -26,6 +27,11 @@ BUILD_INFO = Gauge(
 )
 BUILD_INFO.labels(__version__, platform.python_version()).set(1)
 
+LOOP_LAG = Histogram(
+    "omnigw_event_loop_lag_seconds",
+    "How late the event loop ran a timer due now: the time every request waited then",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
 API_REQUESTS = Counter(
     "omnigw_api_requests_total",
     "Control API requests by route template, method and HTTP status",
@@ -109,6 +115,16 @@ class LoopHistogram(Collector):
                 buckets.append((bound, float(cumulative)))
             family.add_metric(list(labels), buckets, self._sums[labels])
         yield family
+
+
+async def watch_loop_lag(interval: float = 0.25) -> None:
+    """Observe, every `interval`, how late a sleep on this loop wakes. Budget: no request
+    may hold the loop for more than a few milliseconds (docs/ARCHITECTURE.md)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        due = loop.time() + interval
+        await asyncio.sleep(interval)
+        LOOP_LAG.observe(max(0.0, loop.time() - due))
 
 
 class MetricsServer:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from omnigw.config import MetricsConfig
 from omnigw.diameter.metrics import MESSAGES
-from omnigw.metrics import LoopHistogram, MetricsServer
+from omnigw.metrics import LoopHistogram, MetricsServer, watch_loop_lag
 from tests.support.api import PASSWORD, Api, sqlite_store_url
 from tests.support.ports import free_port
 
@@ -86,3 +90,20 @@ async def test_loop_histogram_is_scraped_with_cumulative_buckets() -> None:
     assert 'omnigw_test_seconds_bucket{kind="x",le="+Inf"} 4.0' in text
     assert 'omnigw_test_seconds_count{kind="x"} 4.0' in text
     assert 'omnigw_test_seconds_sum{kind="x"} 2.0065' in text
+
+
+async def test_loop_lag_is_observed_when_something_holds_the_loop() -> None:
+    def over(bound: str) -> float:
+        count = REGISTRY.get_sample_value("omnigw_event_loop_lag_seconds_count") or 0.0
+        within = (
+            REGISTRY.get_sample_value("omnigw_event_loop_lag_seconds_bucket", {"le": bound}) or 0.0
+        )
+        return count - within
+
+    before = over("0.025")
+    task = asyncio.get_running_loop().create_task(watch_loop_lag(0.01))
+    await asyncio.sleep(0.02)
+    time.sleep(0.06)  # noqa: ASYNC251  (holds the loop, as heavy work on it would)
+    await asyncio.sleep(0.03)
+    task.cancel()
+    assert over("0.025") > before

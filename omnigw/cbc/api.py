@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, Field, model_validator
@@ -14,6 +14,7 @@ from omnigw.api.routes import Body, Route, json_response, read_body
 from omnigw.cbc import cap as cap_xml
 from omnigw.cbc import inventory
 from omnigw.cbc.areas import AreaError, Areas, CellPosition, Target
+from omnigw.cbc.cap import MAX_POLYGON_POINTS
 from omnigw.cbc.cbsp.codec import Category
 from omnigw.cbc.messages import (
     AlertClass,
@@ -44,9 +45,13 @@ class TextIn(Body):
     text: str = Field(min_length=1, max_length=4000)
 
 
+Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+
+
 class Circle(Body):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Latitude
+    lon: Longitude
     radius_km: float = Field(gt=0, le=1000)
 
 
@@ -58,7 +63,9 @@ class TargetIn(Body):
     lac: list[int] | None = None
     lai: list[str] | None = Field(default=None, description="'mcc-mnc-lac'")
     areas: list[str] | None = Field(default=None, description="configured area names")
-    polygon: list[tuple[float, float]] | None = Field(default=None, description="[lat, lon]")
+    polygon: list[tuple[Latitude, Longitude]] | None = Field(
+        default=None, max_length=MAX_POLYGON_POINTS, description="[lat, lon]"
+    )
     circle: Circle | None = None
 
     @model_validator(mode="after")
@@ -96,7 +103,7 @@ class AlertUpdate(Body):
     texts: list[TextIn] = Field(min_length=1, max_length=8)
 
 
-def resolve_target(areas: Areas, target: TargetIn) -> Target:
+async def resolve_target(areas: Areas, target: TargetIn) -> Target:
     try:
         if target.plmn:
             return areas.plmn()
@@ -109,9 +116,9 @@ def resolve_target(areas: Areas, target: TargetIn) -> Target:
         if target.areas is not None:
             return areas.named(target.areas)
         if target.polygon is not None:
-            return areas.polygon(target.polygon)
+            return await areas.polygon(target.polygon)
         assert target.circle is not None
-        return areas.circle(target.circle.lat, target.circle.lon, target.circle.radius_km)
+        return await areas.circle(target.circle.lat, target.circle.lon, target.circle.radius_km)
     except AreaError as exc:
         raise Invalid(f"target.{exc}") from None
 
@@ -222,7 +229,7 @@ async def create(request: web.Request) -> web.Response:
     if expires is not None and expires.tzinfo is None:
         raise Invalid("expires_at: give a time zone")
     spec = AlertSpec(
-        target=resolve_target(areas, body.target),
+        target=await resolve_target(areas, body.target),
         texts=tuple(Text(t.language, t.text) for t in body.texts),
         alert_class=body.alert_class,
         identifier=body.message_id,
@@ -292,12 +299,12 @@ async def cancel(request: web.Request) -> web.Response:
 # --- OASIS CAP 1.2 ------------------------------------------------------------------------
 
 
-def _cap_target(areas: Areas, alert: cap_xml.CapAlert) -> Target:
+async def _cap_target(areas: Areas, alert: cap_xml.CapAlert) -> Target:
     targets = []
     try:
         for area in alert.areas:
-            targets += [areas.polygon(p) for p in area.polygons]
-            targets += [areas.circle(*c) for c in area.circles]
+            targets += [await areas.polygon(p) for p in area.polygons]
+            targets += [await areas.circle(*c) for c in area.circles]
             if area.cells:
                 targets.append(areas.cells(area.cells))
             if area.named:
@@ -307,9 +314,9 @@ def _cap_target(areas: Areas, alert: cap_xml.CapAlert) -> Target:
         raise Invalid(f"info[0].area: {exc}") from None
 
 
-def _cap_spec(areas: Areas, alert: cap_xml.CapAlert) -> AlertSpec:
+async def _cap_spec(areas: Areas, alert: cap_xml.CapAlert) -> AlertSpec:
     return AlertSpec(
-        target=_cap_target(areas, alert),
+        target=await _cap_target(areas, alert),
         texts=tuple(Text(i.language, i.text) for i in alert.infos),
         alert_class=alert.alert_class,
         severity=alert.severity,
@@ -333,7 +340,7 @@ async def cap(request: web.Request) -> web.Response:
         REJECTED.labels("cap").inc()
         raise Invalid(str(exc)) from None
     if alert.msg_type == "Alert":
-        spec = _cap_spec(request.app[AREAS], alert)
+        spec = await _cap_spec(request.app[AREAS], alert)
         alert_id = await _rejecting("cap", service.submit(spec, who))
         return json_response(service.summary(alert_id), status=201)
     found = [await service.find_active("cap", ref.identifier) for ref in alert.references]
@@ -345,7 +352,7 @@ async def cap(request: web.Request) -> web.Response:
         if alert.msg_type == "Cancel":
             await service.cancel(alert_id, who)
         else:
-            spec = _cap_spec(request.app[AREAS], alert)
+            spec = await _cap_spec(request.app[AREAS], alert)
             await _rejecting("cap", service.supersede(alert_id, spec, who, alert.identifier))
     return json_response({"status": "ok", "alerts": live})
 

@@ -1,17 +1,18 @@
 """Where an alert goes: PLMN, cells, LACs, LAIs, named areas, polygons and circles.
 
 Geometric and named targets resolve to cells through the configured cell
-inventory; the result is one CBSP cell list per peer.
+inventory (`geometry`, off the event loop when the job is big); the result is one
+CBSP cell list per peer.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from omnigw.cbc.cbsp.codec import CellId, CellList, Discriminator
+from omnigw.cbc.geometry import Geometry, GeometryError, Inventory
 from omnigw.cbc.messages import GeoScope
 from omnigw.config import CbcConfig
 
@@ -66,27 +67,6 @@ def cell_key(cell: CellId) -> str:
     return "-".join(str(p) for p in parts if p is not None) or "all"
 
 
-def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 6371.0 * 2 * math.asin(math.sqrt(a))
-
-
-def _inside(lat: float, lon: float, polygon: Sequence[tuple[float, float]]) -> bool:
-    """Ray casting in the lat/lon plane (good enough for alert-sized areas)."""
-    inside = False
-    j = len(polygon) - 1
-    for i, (lat_i, lon_i) in enumerate(polygon):
-        lat_j, lon_j = polygon[j]
-        if (lon_i > lon) != (lon_j > lon):
-            crossing = (lat_j - lat_i) * (lon - lon_i) / (lon_j - lon_i) + lat_i
-            if lat < crossing:
-                inside = not inside
-        j = i
-    return inside
-
-
 @dataclass(frozen=True, slots=True)
 class CellPosition:
     """Where a cell is, for polygons and circles (azimuth kept for the operator's records)."""
@@ -100,14 +80,25 @@ class CellPosition:
 class Areas:
     """Resolves targets against the cell inventory (config plus API) and named areas."""
 
-    def __init__(self, cfg: CbcConfig) -> None:
+    def __init__(self, cfg: CbcConfig, geometry: Geometry | None = None) -> None:
         self._configured = [CellPosition(c.cgi, c.lat, c.lon, c.azimuth) for c in cfg.cells]
         self._stored: list[CellPosition] = []
         self._named = cfg.areas
+        self._geometry = geometry or Geometry()
+        self._positions: Inventory | None = None  # built when first needed after a change
 
     def set_stored(self, cells: Sequence[CellPosition]) -> None:
         """The cells managed through the API; they win over config entries with the same CGI."""
         self._stored = list(cells)
+        self._positions = None
+
+    def close(self) -> None:
+        self._geometry.close()
+
+    def _inventory(self) -> Inventory:
+        if self._positions is None:
+            self._positions = Inventory.of([(c.cgi, c.lat, c.lon) for c in self._cells])
+        return self._positions
 
     @property
     def _cells(self) -> list[CellPosition]:
@@ -159,18 +150,21 @@ class Areas:
             cgis += self._named[name]
         return self._cgis(cgis, "area")
 
-    def polygon(self, points: Sequence[tuple[float, float]]) -> Target:
+    async def polygon(self, points: Sequence[tuple[float, float]]) -> Target:
         if len(points) < 3:
             raise AreaError("polygon: needs at least 3 points")
-        hit = [c.cgi for c in self._cells if _inside(c.lat, c.lon, points)]
+        try:
+            hit = await self._geometry.polygon(self._inventory(), points)
+        except GeometryError as exc:
+            raise AreaError(f"polygon: {exc}") from None
         if not hit:
             raise AreaError("polygon: covers no cell of the cell inventory")
         return self._cgis(hit, "polygon")
 
-    def circle(self, lat: float, lon: float, radius_km: float) -> Target:
+    async def circle(self, lat: float, lon: float, radius_km: float) -> Target:
         if radius_km <= 0:
             raise AreaError("circle: radius must be positive")
-        hit = [c.cgi for c in self._cells if _haversine_km(lat, lon, c.lat, c.lon) <= radius_km]
+        hit = await self._geometry.circle(self._inventory(), lat, lon, radius_km)
         if not hit:
             raise AreaError("circle: covers no cell of the cell inventory")
         return self._cgis(hit, "circle")
