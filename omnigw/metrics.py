@@ -32,6 +32,12 @@ LOOP_LAG = Histogram(
     "How late the event loop ran a timer due now: the time every request waited then",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+WRITES_PAUSED = Counter(
+    "omnigw_link_writes_paused_total",
+    "Times a peer's link stopped reading its requests because the peer was not reading our "
+    "answers (write buffer past its high-water mark; reading resumes below the low one)",
+    ["interface"],
+)
 API_REQUESTS = Counter(
     "omnigw_api_requests_total",
     "Control API requests by route template, method and HTTP status",

@@ -45,6 +45,32 @@ MULTIPLE_SERVICES_INDICATOR = 455
 # TS 32.299 (vendor 3GPP)
 REPORTING_REASON, TIME_QUOTA_THRESHOLD, VOLUME_QUOTA_THRESHOLD = 872, 868, 869
 
+AVP_UNSUPPORTED = 5001
+
+# The CCR's top-level AVPs (RFC 4006 3.1, RFC 6733 6.7): any other base AVP marked
+# mandatory is one we do not understand, and RFC 6733 7.1.5 says refuse it (5001).
+# Vendor AVPs: 3GPP's are TS 32.299's Gy additions (Service-Information, ...), which a
+# PGW sends with the M bit and we may ignore; another vendor's mandatory AVP is refused.
+CCR_AVPS = frozenset({
+    SESSION_ID, ORIGIN_HOST, ORIGIN_REALM, DESTINATION_REALM, AUTH_APPLICATION_ID,
+    SERVICE_CONTEXT_ID, CC_REQUEST_TYPE, CC_REQUEST_NUMBER, EVENT_TIMESTAMP,
+    TERMINATION_CAUSE, SUBSCRIPTION_ID, MSCC, RSU, USU, SERVICE_IDENTIFIER, REQUESTED_ACTION,
+    MULTIPLE_SERVICES_INDICATOR,
+    1,  # User-Name
+    50,  # Acct-Multi-Session-Id
+    278,  # Origin-State-Id
+    282,  # Route-Record
+    284,  # Proxy-Info
+    293,  # Destination-Host
+    411,  # CC-Correlation-Id
+    419,  # CC-Sub-Session-Id
+    440,  # Service-Parameter-Info
+    458,  # User-Equipment-Info
+    25,  # Class
+    33,  # Proxy-State (inside Proxy-Info, tolerated at the top)
+})  # fmt: skip
+AVP_MANDATORY = 0x40
+
 FINAL_REPORT = 2  # Reporting-Reason FINAL
 DIRECT_DEBITING = 0  # Requested-Action
 TERMINATE = 0  # Final-Unit-Action
@@ -223,7 +249,13 @@ def parse_ccr(message: Message, default_unit: Unit = Unit.OCTETS) -> Ccr:
     for entry in message.entries:
         code = entry[0]
         if entry[2]:
+            if entry[2] != TGPP and entry[1] & AVP_MANDATORY:
+                raise DecodeError(AVP_UNSUPPORTED, f"AVP {code} of vendor {entry[2]} is not "
+                                  "supported", Avp.of_entry(entry))  # fmt: skip
             continue
+        if code not in CCR_AVPS and entry[1] & AVP_MANDATORY:
+            raise DecodeError(AVP_UNSUPPORTED, f"AVP {code} is not supported",
+                              Avp.of_entry(entry))  # fmt: skip
         if code in (SUBSCRIPTION_ID, MSCC):
             repeated.append(entry)
         elif code not in first:
@@ -316,6 +348,16 @@ def _mscc(
         code = TIME_QUOTA_THRESHOLD if unit is Unit.SECONDS else VOLUME_QUOTA_THRESHOLD
         avps.append(Avp.of_u32(code, threshold, vendor=TGPP))
     return Avp.of_group(MSCC, avps).frozen()
+
+
+def request_numbers(request: Message) -> tuple[int, int]:
+    """CC-Request-Type and CC-Request-Number as the request gave them (0 where unreadable),
+    for answers to requests that could not be parsed: RFC 4006 8.3 says echo them."""
+    found = {CC_REQUEST_TYPE: 0, CC_REQUEST_NUMBER: 0}
+    for code, _, vendor, value in request.entries:
+        if code in found and not vendor and len(value) == 4 and not found[code]:
+            found[code] = int.from_bytes(value, "big")
+    return found[CC_REQUEST_TYPE], found[CC_REQUEST_NUMBER]
 
 
 def build_cca(

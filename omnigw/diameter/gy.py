@@ -25,7 +25,9 @@ from datetime import UTC, datetime
 
 from omnigw.config import GyConfig
 from omnigw.diameter.ccr import (
+    CREDIT_CONTROL,
     DIRECT_DEBITING,
+    ERROR_MESSAGE,
     REQUESTED_ACTION,
     RESULT_CODE,
     SERVICE_CONTEXT_ID,
@@ -37,6 +39,7 @@ from omnigw.diameter.ccr import (
     SubscriptionType,
     build_cca,
     parse_ccr,
+    request_numbers,
 )
 from omnigw.diameter.codec import FLAG_ERROR, INVALID_AVP_VALUE, Avp, DecodeError, Message
 from omnigw.diameter.metrics import CCR_LATENCY, CCRS, DUPLICATES, ORPHANED, SESSIONS
@@ -56,6 +59,7 @@ from omnigw.ocs.charge import (
 log = logging.getLogger("omnigw.diameter.gy")
 
 SUCCESS = 2001
+COMMAND_UNSUPPORTED = 3001
 SESSION_WIDE = frozenset({USER_UNKNOWN, END_USER_SERVICE_DENIED})  # fail the whole CCR
 TYPE_NAMES = {t: t.name.lower() for t in RequestType}
 
@@ -170,10 +174,19 @@ class GyApplication:
 
     async def __call__(self, request: Message) -> Message:
         started = time.perf_counter()
+        if request.command != CREDIT_CONTROL:  # RFC 6733 7.1.3
+            self._count(None, COMMAND_UNSUPPORTED, started)
+            return request.answer(
+                [Avp.of_u32(RESULT_CODE, COMMAND_UNSUPPORTED), *self._origin,
+                 Avp.of_text(ERROR_MESSAGE, f"command {request.command} is not served",
+                             mandatory=False)],
+                error=True,
+            )  # fmt: skip
         try:
             ccr = parse_ccr(request)
         except DecodeError as exc:
-            answer = self._cca(request, 0, 0, Cca(exc.result_code, [], exc.reason, exc.avp))
+            kind, number = request_numbers(request)
+            answer = self._cca(request, kind, number, Cca(exc.result_code, [], exc.reason, exc.avp))
             self._count(None, exc.result_code, started)
             return answer
         replay = self._duplicate(ccr)

@@ -23,9 +23,16 @@ from omnigw.diameter.peer import (
     StartTimer,
     TimerExpired,
 )
+from omnigw.metrics import WRITES_PAUSED
 from omnigw.timers import Timers
 
 log = logging.getLogger("omnigw.diameter")
+
+# Back-pressure: past this many unsent bytes we stop reading the peer's requests (a peer
+# that does not read its answers cannot make us buffer without bound); below the low mark
+# reading resumes.
+WRITE_BUFFER_HIGH = 256 * 1024
+WRITE_BUFFER_LOW = 64 * 1024
 
 
 class NodeHandler(Protocol):
@@ -52,7 +59,20 @@ class DiameterLink(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
+        self._transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH, low=WRITE_BUFFER_LOW)
         self._feed(Connected())
+
+    def pause_writing(self) -> None:
+        assert self._transport is not None
+        self._transport.pause_reading()
+        WRITES_PAUSED.labels("diameter").inc()
+        log.warning("Diameter peer is not reading its answers: reading paused",
+                    extra={"peer": self.fsm.host})  # fmt: skip
+
+    def resume_writing(self) -> None:
+        assert self._transport is not None
+        if not self._transport.is_closing():
+            self._transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer

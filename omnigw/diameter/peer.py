@@ -247,8 +247,14 @@ class PeerFsm:
         if message.command == DPR:
             self.state = State.CLOSED
             return [Close("DPA received")]
+        if message.command == CER and message.is_request:
+            # RFC 6733 5.6 (I-Open/R-Open, Rcv-CER): answered with a CEA, still open; from
+            # another host than the one that opened it, refused (and the link is kept).
+            host = message.find(ORIGIN_HOST)
+            same = host is not None and host.text() == self.host
+            return [Send(self._capabilities(message, SUCCESS if same else UNKNOWN_PEER))]
         if message.command == CER:
-            return []  # a second CER on an open connection is ignored
+            return []
         if self.state is State.CLOSING and message.is_request:
             return []  # draining: no new work is taken
         return [Deliver(message)]

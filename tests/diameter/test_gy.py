@@ -13,7 +13,7 @@ from diameter.message.commands.credit_control import CreditControlAnswer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from omnigw.config import GyConfig, Quota
-from omnigw.diameter.codec import FLAG_ERROR, Avp, decode, encode
+from omnigw.diameter.codec import FLAG_ERROR, FLAG_REQUEST, Avp, Message, decode, encode
 from omnigw.diameter.gy import GyApplication
 from omnigw.diameter.metrics import DUPLICATES, ORPHANED
 from omnigw.ocs.charge import Charge, Grant, Unit
@@ -239,3 +239,55 @@ async def test_reported_usage_past_what_any_balance_holds_is_5004_naming_the_avp
     failed = cca.failed_avp[0].additional_avps[0]
     assert (failed.code, failed.value) == (421, 2**64 - 1)  # CC-Total-Octets, as received
     assert ocs.balance_of("4911") == {"octets": 100 * MB}
+
+
+async def test_an_unknown_mandatory_avp_is_5001_naming_it(ocs: EmbeddedOcs) -> None:
+    """RFC 6733 7.1.5; an unknown AVP without the M bit, or a 3GPP one, is ignored."""
+    app = _app(ocs)
+    base = decode(ccr("s1", INITIAL, 0, mscc(10, rsu=MB)))
+    unknown = Message(base.command, base.app_id, 1, 1, base.flags,
+                      [*base.avps, Avp(9999, b"\0\0\0\1", 0, True)])  # fmt: skip
+    answer = await app(unknown)
+    assert _result(answer) == 5001
+    [failed] = answer.find(279).group()  # type: ignore[union-attr]
+    assert failed.code == 9999
+    other_vendor = Message(base.command, base.app_id, 1, 1, base.flags,
+                           [*base.avps, Avp(1, b"x", 5535, True)])  # fmt: skip
+    assert _result(await app(other_vendor)) == 5001
+    extra = [Avp(9999, b"x", 0, False), Avp(873, b"", 10415, True)]  # Service-Information
+    tolerated = Message(base.command, base.app_id, 1, 1, base.flags, [*base.avps, *extra])
+    assert _result(await app(tolerated)) == 2001
+
+
+async def test_a_command_gy_does_not_serve_is_3001_with_the_e_bit(ocs: EmbeddedOcs) -> None:
+    answer = await _app(ocs)(Message(271, 4, 1, 1, FLAG_REQUEST, [Avp.of_text(263, "s;1")]))
+    assert _result(answer) == 3001 and answer.flags & FLAG_ERROR
+
+
+async def test_an_error_answer_echoes_the_request_type_and_number(ocs: EmbeddedOcs) -> None:
+    """RFC 4006 8.3: even a CCR we cannot parse gets its own type and number back."""
+    message = decode(ccr("s1", U, 7, mscc(10, rsu=MB)))
+    message = Message(
+        message.command,
+        message.app_id,
+        1,
+        1,
+        message.flags,
+        [a for a in message.avps if a.code != 461],
+    )  # no Service-Context-Id
+    cca, _ = await _ask_message(_app(ocs), message)
+    assert cca.result_code == 5005
+    assert (cca.cc_request_type, cca.cc_request_number) == (U, 7)
+
+
+def _result(answer: Message) -> int:
+    avp = answer.find(268)
+    assert avp is not None
+    return avp.u32()
+
+
+async def _ask_message(app: GyApplication, message: Message) -> tuple[CreditControlAnswer, int]:
+    answer = await app(message)
+    parsed = PdMessage.from_bytes(encode(answer))
+    assert isinstance(parsed, CreditControlAnswer)
+    return parsed, answer.flags

@@ -175,3 +175,12 @@ def test_malformed_request_is_answered_with_e_bit_and_failed_avp() -> None:
     assert answer.find(FAILED_AVP).group()[0].code == 416  # type: ignore[union-attr]
     actions = peer.handle(Malformed(DecodeError(3008, "bits"), request))
     assert sent(actions)[0].flags & FLAG_ERROR  # 3xxx: E bit
+
+
+def test_a_second_cer_on_an_open_link_gets_a_cea_and_the_link_stays_open() -> None:
+    """RFC 6733 5.6: I-Open/R-Open, Rcv-CER -> Snd-CEA."""
+    peer = opened()
+    [cea] = sent(peer.handle(Received(cer())))
+    assert result(cea) == SUCCESS and peer.state is State.OPEN
+    [refused] = sent(peer.handle(Received(cer("intruder.example.net"))))
+    assert result(refused) == UNKNOWN_PEER and peer.state is State.OPEN

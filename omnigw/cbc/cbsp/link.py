@@ -39,6 +39,7 @@ from omnigw.cbc.cbsp.fsm import (
     TimerExpired,
     Up,
 )
+from omnigw.metrics import WRITES_PAUSED
 from omnigw.timers import Timers
 
 log = logging.getLogger("omnigw.cbc.cbsp")
@@ -53,7 +54,10 @@ ANSWERS = frozenset(
         MsgType.MSG_STATUS_QUERY_COMPLETE,
     }
 )
+# Back-pressure: past the high mark the service queues PDUs for this peer and we stop
+# reading from it (its own requests would add answers to a buffer it does not drain).
 WRITE_BUFFER_HIGH = 256 * 1024
+WRITE_BUFFER_LOW = 64 * 1024
 
 
 @lru_cache(maxsize=1024)
@@ -100,7 +104,7 @@ class CbspLink(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing it.
         self._transport = cast(asyncio.Transport, transport)
-        self._transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
+        self._transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH, low=WRITE_BUFFER_LOW)
         self._feed(Connected(reset=self._reset()))
 
     def data_received(self, data: bytes) -> None:
@@ -142,9 +146,15 @@ class CbspLink(asyncio.Protocol):
         self._handler.link_down(self, reason)
 
     def pause_writing(self) -> None:
+        assert self._transport is not None
+        self._transport.pause_reading()
+        WRITES_PAUSED.labels("cbsp").inc()
         self._handler.link_writable(self, False)
 
     def resume_writing(self) -> None:
+        assert self._transport is not None
+        if not self._transport.is_closing():
+            self._transport.resume_reading()
         self._handler.link_writable(self, True)
 
     # actions -----------------------------------------------------------------------
