@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from ipaddress import ip_address
 
 from prometheus_client import REGISTRY
