@@ -81,6 +81,9 @@ class ApiConfig(Section):
     admin_email: str = "admin@example.com"
     admin_password_env: str = "OMNIGW_ADMIN_PASSWORD"
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    # A connection with no request in hand and none finished for this long is closed
+    # (a client sending its headers slowly, or an idle keep-alive connection).
+    idle_seconds: float = Field(default=10.0, gt=0, le=3600)
     # How long SIGTERM waits for in-flight requests before closing them.
     drain_grace_seconds: float = Field(default=10.0, ge=0)
 

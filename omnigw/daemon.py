@@ -214,7 +214,8 @@ class Daemon:
         app[cbc_api.SERVICE] = self.cbc
         app[cbc_api.AREAS] = areas
         app[cbc_api.SESSIONS] = sessions
-        self._api = ApiServer(app, str(cfg.api.bind), cfg.api.port, cfg.api.drain_grace_seconds)
+        self._api = ApiServer(app, str(cfg.api.bind), cfg.api.port, cfg.api.drain_grace_seconds,
+                              cfg.api.idle_seconds)  # fmt: skip
         await self._api.start()
         if cfg.metrics.enabled:
             self._metrics = MetricsServer(cfg.metrics)

@@ -38,6 +38,10 @@ WRITES_PAUSED = Counter(
     "answers (write buffer past its high-water mark; reading resumes below the low one)",
     ["interface"],
 )
+IDLE_CLOSED = Counter(
+    "omnigw_api_connections_idle_closed_total",
+    "Control API connections closed for sending no complete request within api.idle_seconds",
+)
 API_REQUESTS = Counter(
     "omnigw_api_requests_total",
     "Control API requests by route template, method and HTTP status",

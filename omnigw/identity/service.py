@@ -9,14 +9,14 @@ import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pyotp
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from omnigw.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthenticated
-from omnigw.identity.models import ApiKey, BackupCode, Role, User
+from omnigw.identity.models import ApiKey, BackupCode, RefreshToken, Role, User
 from omnigw.identity.passwords import (
     check_strength,
     hash_secret,
@@ -331,27 +331,49 @@ class IdentityService:
                     raise Unauthenticated("invalid second factor", "bad_totp")
             self.throttle.succeeded(client, email)
             user.last_login_at = utcnow()
-            principal = _principal(user)
-            return LoginResult(
-                token=self.tokens.issue(user.id, user.token_version, "access"),
-                refresh_token=self.tokens.issue(user.id, user.token_version, "refresh"),
-                principal=principal,
+            return await self._issue(session, user)
+
+    async def _issue(self, session: AsyncSession, user: User) -> LoginResult:
+        """An access token and a refresh token that works once (recorded to be rotated)."""
+        jti = secrets.token_urlsafe(16)
+        ttl = self.tokens.ttl("refresh")
+        now = utcnow()
+        # Rows of tokens past their expiry are of no use even to detect reuse: drop them.
+        await session.execute(
+            delete(RefreshToken).where(
+                RefreshToken.user_id == user.id, RefreshToken.expires_at < now
             )
+        )
+        session.add(RefreshToken(jti=jti, user_id=user.id,
+                                 expires_at=now + timedelta(seconds=ttl)))  # fmt: skip
+        return LoginResult(
+            token=self.tokens.issue(user.id, user.token_version, "access"),
+            refresh_token=self.tokens.issue(user.id, user.token_version, "refresh", jti),
+            principal=_principal(user),
+        )
 
     async def refresh(self, refresh_token: str) -> LoginResult:
+        """A new pair for a refresh token, which is used up. Presenting a used one again
+        means someone holds a copy: every token of the user is revoked (logout everywhere)."""
         try:
             claims = self.tokens.verify(refresh_token, "refresh")
         except InvalidToken as exc:
             raise Unauthenticated(f"invalid refresh token: {exc}", "bad_token") from None
-        async with self._sessions() as session:
+        async with self._sessions.begin() as session:
             user = await session.get(User, claims.user_id)
             if user is None or user.disabled or user.token_version != claims.version:
                 raise Unauthenticated("refresh token revoked", "bad_token")
-            return LoginResult(
-                token=self.tokens.issue(user.id, user.token_version, "access"),
-                refresh_token=self.tokens.issue(user.id, user.token_version, "refresh"),
-                principal=_principal(user),
-            )
+            issued = await session.get(RefreshToken, claims.jti) if claims.jti else None
+            if issued is None or issued.user_id != user.id:
+                raise Unauthenticated("refresh token unknown", "bad_token")
+            if issued.used_at is None:
+                issued.used_at = utcnow()
+                return await self._issue(session, user)
+            user.token_version += 1  # committed as the block ends, before the refusal
+        self.cache.clear()
+        log.warning("a used refresh token was presented again: all tokens revoked",
+                    extra={"user_id": claims.user_id})  # fmt: skip
+        raise Unauthenticated("refresh token already used", "reused_token")
 
     async def logout_everywhere(self, user_id: int) -> None:
         async with self._sessions.begin() as session:
@@ -496,7 +518,7 @@ class IdentityService:
                 raise Conflict("two-factor authentication is already enabled")
             if user.totp_secret is None:
                 raise Invalid("start the setup first")
-            if not pyotp.TOTP(user.totp_secret).verify(code, valid_window=1):
+            if not _accept_totp(user, code):
                 raise Invalid("code: does not match the authenticator")
             user.totp_enabled = True
             old = await session.execute(select(BackupCode).where(BackupCode.user_id == user.id))
@@ -522,7 +544,7 @@ class IdentityService:
     async def _check_second_factor(self, session: AsyncSession, user: User, code: str) -> bool:
         code = code.strip().replace(" ", "")
         if user.totp_secret and code.isdigit() and len(code) == 6:
-            return pyotp.TOTP(user.totp_secret).verify(code, valid_window=1)
+            return _accept_totp(user, code)
         unused = await session.execute(
             select(BackupCode).where(BackupCode.user_id == user.id, BackupCode.used_at.is_(None))
         )
@@ -531,3 +553,20 @@ class IdentityService:
                 backup.used_at = utcnow()  # a backup code works once
                 return True
         return False
+
+
+def _accept_totp(user: User, code: str, now: float | None = None) -> bool:
+    """A code of the current time step or one either side (clock drift), and only of a
+    step later than the last accepted: no code works twice, nor an older one after a
+    newer (RFC 6238 5.2)."""
+    assert user.totp_secret is not None
+    totp = pyotp.TOTP(user.totp_secret)
+    at = time.time() if now is None else now
+    step = totp.timecode(datetime.fromtimestamp(at, UTC))
+    for candidate in (step - 1, step, step + 1):
+        if candidate <= (user.totp_last_step or -1):
+            continue
+        if hmac.compare_digest(totp.generate_otp(candidate), code):
+            user.totp_last_step = candidate
+            return True
+    return False

@@ -26,6 +26,7 @@ class TokenClaims:
     version: int
     kind: TokenKind
     expires_at: int
+    jti: str
 
 
 class TokenIssuer:
@@ -42,11 +43,14 @@ class TokenIssuer:
         self._ttl: dict[TokenKind, int] = {"access": access_ttl, "refresh": refresh_ttl}
         self._clock = clock
 
+    def ttl(self, kind: TokenKind) -> int:
+        return self._ttl[kind]
+
     def set_ttls(self, access_ttl: int, refresh_ttl: int) -> None:
         """Applied on reload; tokens already issued keep their expiry."""
         self._ttl = {"access": access_ttl, "refresh": refresh_ttl}
 
-    def issue(self, user_id: int, version: int, kind: TokenKind) -> str:
+    def issue(self, user_id: int, version: int, kind: TokenKind, jti: str | None = None) -> str:
         now = int(self._clock())
         claims = {
             "iss": ISSUER,
@@ -55,7 +59,7 @@ class TokenIssuer:
             "typ": kind,
             "iat": now,
             "exp": now + self._ttl[kind],
-            "jti": secrets.token_urlsafe(12),
+            "jti": jti or secrets.token_urlsafe(12),
         }
         return jwt.encode(claims, self._key, algorithm="HS256")
 
@@ -76,7 +80,8 @@ class TokenIssuer:
         if int(claims["exp"]) <= int(self._clock()):
             raise InvalidToken("token expired")
         try:
-            return TokenClaims(int(claims["sub"]), int(claims["ver"]), kind, int(claims["exp"]))
+            return TokenClaims(int(claims["sub"]), int(claims["ver"]), kind, int(claims["exp"]),
+                               str(claims.get("jti", "")))  # fmt: skip
         except (TypeError, ValueError):
             raise InvalidToken("malformed claims") from None
 

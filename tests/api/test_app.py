@@ -45,3 +45,22 @@ async def test_stop_finishes_in_flight_requests_and_refuses_new_ones(
         assert response.status == 200 and await response.json() == {"done": True}
         await stopping
     assert refused
+
+
+async def test_a_client_that_never_finishes_its_headers_is_cut_off(
+    identity: IdentityService,
+) -> None:
+    ctx = ApiContext(identity=identity, settings=ApiConfig())
+    port = free_port()
+    server = ApiServer(build_app(ctx), "127.0.0.1", port, grace=1.0, idle_seconds=0.4)
+    await server.start()
+    try:
+        slow = [await asyncio.open_connection("127.0.0.1", port) for _ in range(20)]
+        for _, writer in slow:
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and then nothing more
+        async with aiohttp.ClientSession() as session:  # others are served meanwhile
+            assert (await session.get(f"http://127.0.0.1:{port}/healthz")).status == 200
+        for reader, _ in slow:  # each is closed by the server, not left to hang
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+    finally:
+        await server.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pyotp
 
 from tests.support.api import PASSWORD, Api
@@ -101,18 +103,23 @@ async def test_keys_for_other_users_need_admin(api: Api) -> None:
 async def test_totp_enrolment_over_http(api: Api) -> None:
     setup = await (await api.client.post("/crm/auth/totp/setup", headers=api.auth("noc"))).json()
     totp = pyotp.TOTP(setup["secret"])
+    enrolled_at = time.time()
     resp = await api.client.post(
-        "/crm/auth/totp/enable", json={"code": totp.now()}, headers=api.auth("noc")
+        "/crm/auth/totp/enable", json={"code": totp.at(enrolled_at)}, headers=api.auth("noc")
     )
     assert resp.status == 200 and len((await resp.json())["backup_codes"]) == 10
     resp = await api.client.post(
         "/crm/auth/login", json={"email": "noc@x.org", "password": PASSWORD}
     )
     assert resp.status == 401 and "second factor" in (await resp.json())["reason"]
-    resp = await api.client.post(
-        "/crm/auth/login", json={"email": "noc@x.org", "password": PASSWORD, "totp": totp.now()}
-    )
+    login = {"email": "noc@x.org", "password": PASSWORD, "totp": totp.at(enrolled_at)}
+    resp = await api.client.post("/crm/auth/login", json=login)
+    assert resp.status == 401  # that code enabled TOTP: it does not work a second time
+    login["totp"] = totp.at(enrolled_at + 30)  # the next time step's
+    resp = await api.client.post("/crm/auth/login", json=login)
     assert resp.status == 200
+    resp = await api.client.post("/crm/auth/login", json=login)
+    assert resp.status == 401  # nor does this one
 
 
 async def test_user_admin(api: Api) -> None:
@@ -134,3 +141,23 @@ async def test_user_admin(api: Api) -> None:
     assert resp.status == 409
     roles = await (await api.client.get("/api/v1/roles", headers=api.auth("admin"))).json()
     assert {r["name"] for r in roles["data"]} == {"admin", "crm", "alerting", "noc"}
+
+
+async def test_a_refresh_token_works_once_and_its_reuse_revokes_everything(api: Api) -> None:
+    login = {"email": "noc@x.org", "password": PASSWORD}
+    first = await (await api.client.post("/crm/auth/login", json=login)).json()
+    resp = await api.client.post("/crm/auth/refresh",
+                                 json={"refresh_token": first["refresh_token"]})  # fmt: skip
+    assert resp.status == 200
+    second = await resp.json()
+    assert second["refresh_token"] != first["refresh_token"]
+    # The used token presented again: someone holds a copy. Everything of the user goes.
+    resp = await api.client.post("/crm/auth/refresh",
+                                 json={"refresh_token": first["refresh_token"]})  # fmt: skip
+    assert resp.status == 401
+    resp = await api.client.post("/crm/auth/refresh",
+                                 json={"refresh_token": second["refresh_token"]})  # fmt: skip
+    assert resp.status == 401
+    me = await api.client.get("/crm/auth/me",
+                              headers={"Authorization": f"Bearer {second['token']}"})  # fmt: skip
+    assert me.status == 401

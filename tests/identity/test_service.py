@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pyotp
@@ -161,7 +162,8 @@ async def test_totp_second_factor_and_backup_codes(identity: IdentityService) ->
         await identity.totp_enable(
             user.id, "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
         )
-    codes = await identity.totp_enable(user.id, pyotp.TOTP(secret).now())
+    enrolled_at = time.time()
+    codes = await identity.totp_enable(user.id, pyotp.TOTP(secret).at(enrolled_at))
     assert len(codes) == 10 and len(set(codes)) == 10
 
     with pytest.raises(Unauthenticated) as missing:
@@ -170,7 +172,15 @@ async def test_totp_second_factor_and_backup_codes(identity: IdentityService) ->
     with pytest.raises(Unauthenticated) as bad:
         await identity.login("a@x.org", PASSWORD, "not-a-code", "c")
     assert bad.value.code == "bad_totp"
-    await identity.login("a@x.org", PASSWORD, pyotp.TOTP(secret).now(), "c")
+    totp = pyotp.TOTP(secret)
+    with pytest.raises(Unauthenticated) as replayed:  # the code that enabled TOTP is used up
+        await identity.login("a@x.org", PASSWORD, totp.at(enrolled_at), "c")
+    assert replayed.value.code == "bad_totp"
+    following = totp.at(enrolled_at + 30)  # the next step's code (clock drift is allowed)
+    await identity.login("a@x.org", PASSWORD, following, "c")
+    for used in (following, totp.at(enrolled_at - 30)):  # the same code, or an older step's
+        with pytest.raises(Unauthenticated):
+            await identity.login("a@x.org", PASSWORD, used, "c")
     await identity.login("a@x.org", PASSWORD, codes[0], "c")
     with pytest.raises(Unauthenticated):  # a backup code works once
         await identity.login("a@x.org", PASSWORD, codes[0], "c")

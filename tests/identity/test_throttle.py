@@ -24,3 +24,12 @@ def test_success_clears() -> None:
     assert throttle.retry_after("ip", "a@x") > 0
     throttle.succeeded("ip", "a@x")
     assert throttle.retry_after("ip", "a@x") == 0.0
+
+
+def test_many_emails_from_one_address_are_throttled_too() -> None:
+    throttle = LoginThrottle(max_failures=2, window=10.0, clock=lambda: 0.0)
+    for n in range(8):  # one failure each for eight emails: 4 x max_failures by default
+        assert throttle.retry_after("10.0.0.1", f"user{n}@x.org") == 0.0
+        throttle.failed("10.0.0.1", f"user{n}@x.org")
+    assert throttle.retry_after("10.0.0.1", "someone.else@x.org") == 10.0
+    assert throttle.retry_after("10.0.0.2", "someone.else@x.org") == 0.0  # others are not
