@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from omnigw.errors import Invalid
 from omnigw.identity.permissions import Permission
+from omnigw.printable import unprintable
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
@@ -78,17 +79,65 @@ def describe(exc: ValidationError, prefix: str = "") -> str:
     return "; ".join(parts)
 
 
+# The widest integer any field, protocol or store column takes (signed 64 bits).
+INT_LIMIT = 2**63 - 1
+
+
+def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > 19 or not -INT_LIMIT <= (value := int(text)) <= INT_LIMIT:
+        raise ValueError(f"the integer {text[:24]}{'...' if len(text) > 24 else ''} is out "
+                         "of range (64 bits at most)")  # fmt: skip
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _check_text(value: Any, path: str) -> None:
+    """Every string of the document, keys included, is printable (see omnigw.printable)."""
+    if isinstance(value, str):
+        reason = unprintable(value)
+        if reason:
+            raise Invalid(f"{path or 'body'}: {reason}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, path)
+            _check_text(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_text(item, f"{path}.{index}" if path else str(index))
+
+
 async def read_body(request: web.Request, model: type[M]) -> M:
-    """Parse and validate the JSON body; errors name the offending field."""
-    raw_text = await request.text()
+    """Parse and validate the JSON body; errors name the offending field.
+
+    JSON is UTF-8 (RFC 8259 8.1); integers are bounded to 64 bits, NaN and Infinity are
+    refused, nesting is bounded by the interpreter's recursion limit: each gets a 400.
+    """
+    data = await request.read()
     try:
-        raw: Any = json.loads(raw_text) if raw_text.strip() else {}
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Invalid(f"body: not UTF-8 (byte {exc.start})") from None
+    try:
+        raw: Any = (
+            json.loads(text, parse_int=_integer, parse_constant=_no_constant)
+            if text.strip() else {}
+        )  # fmt: skip
     except json.JSONDecodeError as exc:
         raise Invalid(f"body: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except ValueError as exc:
+        raise Invalid(f"body: {exc}") from None
+    except RecursionError:
+        raise Invalid("body: nested too deeply") from None
     try:
+        _check_text(raw, "")
         return model.model_validate(raw)
     except ValidationError as exc:
         raise Invalid(describe(exc)) from None
+    except RecursionError:
+        raise Invalid("body: nested too deeply") from None
 
 
 def json_response(payload: Any, status: int = 200) -> web.Response:

@@ -88,7 +88,7 @@ class AlertIn(Body):
     repetition_seconds: int | None = Field(default=None, ge=2, le=7700)
     broadcasts: int = Field(default=0, ge=0, le=65535, description="0 = until cancelled")
     expires_at: datetime | None = None
-    duration_seconds: int | None = Field(default=None, gt=0)
+    duration_seconds: int | None = Field(default=None, gt=0, le=366 * 86400)
 
     @model_validator(mode="after")
     def _class_or_id(self) -> AlertIn:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from omnigw.cbc.messages import AlertClass, Certainty, Urgency
+from omnigw.printable import unprintable
 
 NAMESPACES = {
     "{urn:oasis:names:tc:emergency:cap:1.2}alert": "{urn:oasis:names:tc:emergency:cap:1.2}",
@@ -223,6 +224,9 @@ def parse(document: bytes | str) -> CapAlert:
             raise CapError(f"{where}.language: {language} is given twice")
         parts = [cap.text(info, n) for n in ("headline", "description", "instruction")]
         text = " ".join(p for p in parts if p)
+        reason = unprintable(text)
+        if reason:
+            raise CapError(f"{where}: {reason}")
         if not text and msg_type != "Cancel":
             raise CapError(f"{where}: headline, description or instruction required")
         infos.append(CapInfo(language, text))
