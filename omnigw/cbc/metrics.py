@@ -23,6 +23,11 @@ CBSP_ERRORS = Counter(
     "CBSP protocol errors by peer and cause (ours answered, or the peer's ERROR INDICATION)",
     ["peer", "cause"],
 )
+SECOND_CONNECTIONS = Counter(
+    "omnigw_cbc_second_connections_refused_total",
+    "Connections refused because the peer's established link is alive (it is probed)",
+    ["peer", "interface"],
+)
 UNKNOWN_PEERS = Counter(
     "omnigw_cbc_unknown_peer_connections_total",
     "Connections refused because the address is not a configured peer",

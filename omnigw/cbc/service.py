@@ -61,6 +61,7 @@ from omnigw.cbc.metrics import (
     DELIVERY_LATENCY,
     MESSAGES,
     PEER_UP,
+    SECOND_CONNECTIONS,
     UNKNOWN_PEERS,
 )
 from omnigw.cbc.models import Alert, AlertEvent, Delivery, Message
@@ -398,7 +399,17 @@ class CbcService:
             return None
         peer = self._peers[name]
         if peer.link is not None:
-            peer.link.close("replaced by a new connection")
+            # Never silently replaced: the established link is asked for a KEEP-ALIVE and
+            # the newcomer refused. A link that does not answer closes within the
+            # keep-alive timeout, and the BSC's next attempt is admitted.
+            peer.link.probe()
+            SECOND_CONNECTIONS.labels(name, INTERFACE).inc()
+            log.warning(
+                "refused a second CBSP connection from a peer's address; its established "
+                "link is being checked",
+                extra={"peer": name, "remote": address},
+            )
+            return None
         return self._make_link(peer)
 
     # LinkHandler ------------------------------------------------------------------------------
@@ -457,12 +468,13 @@ class CbcService:
         if writable:
             self._drain(peer)
 
-    def link_error(self, link: CbspLink, cause: int, reason: str) -> None:
+    def link_error(self, link: CbspLink, cause: int, reason: str, answered: bool = True) -> None:
         name = Cause(cause).name.lower() if cause in Cause._value2member_map_ else str(cause)
         CBSP_ERRORS.labels(link.peer, name).inc()
-        log.warning(
-            "CBSP protocol error", extra={"peer": link.peer, "cause": name, "reason": reason}
-        )
+        if answered:  # a flood is counted, not logged line by line (see LinkFsm)
+            log.warning(
+                "CBSP protocol error", extra={"peer": link.peer, "cause": name, "reason": reason}
+            )
 
     def link_sent(self, link: CbspLink, pdu: Pdu, wire: bytes) -> None:
         MESSAGES.inc(self._peers[link.peer].sent)

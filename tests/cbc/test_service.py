@@ -397,3 +397,19 @@ async def test_peer_added_after_an_alert_owes_it_from_restart(service_factory: A
 async def _state_is_for(service: CbcService, alert_id: str, peer: str, state: str) -> bool:
     alert = await service.get(alert_id)
     return any(d.peer == peer and d.state == state for d in alert.messages[0].deliveries)
+
+
+async def test_a_second_connection_from_a_linked_bsc_is_refused_and_the_link_probed(
+    service_factory: Any,
+) -> None:
+    """No silent takeover: the established link is asked for a KEEP-ALIVE; it answers,
+    so the newcomer is refused and the link stays."""
+    cfg, service, bsc = await _linked(service_factory)
+    pings = sum(p.type is MsgType.KEEP_ALIVE for p in bsc.received)
+    intruder = await connect("127.0.0.1", cfg.cbsp.port, [CELL_A])
+    await asyncio.wait_for(intruder.closed.wait(), 5)
+    await until(lambda: sum(p.type is MsgType.KEEP_ALIVE for p in bsc.received) == pings + 1)
+    await asyncio.sleep(0.1)
+    assert service.peer_status()["bsc1"] and not bsc.closed.is_set()
+    alert_id = await service.submit(_spec(cfg), "a@x")  # the first link still carries alerts
+    await until(lambda: _state_is(service, alert_id, "active"))

@@ -38,6 +38,12 @@ class Received:
 @dataclass(frozen=True, slots=True)
 class Malformed:
     error: DecodeError
+    at: float  # loop time: ERROR INDICATIONs are rate-limited
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """Prove the link alive now (a second connection claims to be this peer)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +51,7 @@ class TimerExpired:
     name: str
 
 
-Event = Connected | Received | Malformed | TimerExpired
+Event = Connected | Received | Malformed | TimerExpired | Probe
 
 
 # --- actions -------------------------------------------------------------------------
@@ -86,10 +92,12 @@ class Deliver:
 
 @dataclass(frozen=True, slots=True)
 class ProtocolError:
-    """Count and log: the peer sent something we answered with an ERROR INDICATION."""
+    """Count, and log when `answered`: the peer sent something malformed, answered with an
+    ERROR INDICATION unless the peer is flooding us (then only counted)."""
 
     cause: int
     reason: str
+    answered: bool = True
 
 
 Action = Send | StartTimer | CancelTimer | Close | Up | Deliver | ProtocolError
@@ -103,11 +111,18 @@ class State(Enum):
 
 
 class LinkFsm:
+    # ERROR INDICATIONs (and their log lines): a burst of this many, then this many a second.
+    ERROR_BURST = 10.0
+    ERRORS_PER_SECOND = 1.0
+
     def __init__(self, keepalive: float, keepalive_timeout: float, reset_timeout: float) -> None:
         self.keepalive = keepalive
         self.keepalive_timeout = keepalive_timeout
         self.reset_timeout = reset_timeout
         self.state = State.IDLE
+        self._probing = False  # a KEEP-ALIVE is out, its answer timer running
+        self._error_tokens = self.ERROR_BURST
+        self._error_refill_at: float | None = None
 
     def _up(self) -> list[Action]:
         self.state = State.UP
@@ -124,14 +139,25 @@ class LinkFsm:
             return self._up()
         if isinstance(event, TimerExpired):
             return self._timer(event.name)
+        if isinstance(event, Probe):
+            return self._probe()
         if isinstance(event, Malformed):
-            return self._malformed(event.error)
+            return self._malformed(event.error, event.at)
         return self._received(event.pdu)
+
+    def _probe(self) -> list[Action]:
+        if self.state is not State.UP or self._probing:
+            return []
+        return [CancelTimer(KEEPALIVE), *self._ping()]
+
+    def _ping(self) -> list[Action]:
+        self._probing = True
+        ping = Pdu(MsgType.KEEP_ALIVE, keepalive_period=int(self.keepalive))
+        return [Send(ping), StartTimer(KEEPALIVE_ANSWER, self.keepalive_timeout)]
 
     def _timer(self, name: str) -> list[Action]:
         if name == KEEPALIVE and self.state is State.UP:
-            ping = Pdu(MsgType.KEEP_ALIVE, keepalive_period=int(self.keepalive))
-            return [Send(ping), StartTimer(KEEPALIVE_ANSWER, self.keepalive_timeout)]
+            return self._ping()
         if name == KEEPALIVE_ANSWER and self.state is State.UP:
             self.state = State.CLOSED
             return [Close(f"no KEEP-ALIVE COMPLETE within {self.keepalive_timeout:g} s")]
@@ -144,6 +170,7 @@ class LinkFsm:
         if pdu.type is MsgType.KEEP_ALIVE_COMPLETE:
             if self.state is not State.UP:
                 return []
+            self._probing = False
             return [CancelTimer(KEEPALIVE_ANSWER), StartTimer(KEEPALIVE, self.keepalive)]
         if pdu.type is MsgType.KEEP_ALIVE:
             return [Send(Pdu(MsgType.KEEP_ALIVE_COMPLETE))]
@@ -154,7 +181,14 @@ class LinkFsm:
             return [Deliver(pdu)]
         return [Deliver(pdu)]
 
-    def _malformed(self, error: DecodeError) -> list[Action]:
+    def _malformed(self, error: DecodeError, at: float) -> list[Action]:
+        if self._error_refill_at is not None:
+            refill = (at - self._error_refill_at) * self.ERRORS_PER_SECOND
+            self._error_tokens = min(self.ERROR_BURST, self._error_tokens + refill)
+        self._error_refill_at = at
+        if self._error_tokens < 1:
+            return [ProtocolError(int(error.cause), error.reason, answered=False)]
+        self._error_tokens -= 1
         partial = error.pdu
         answer = Pdu(
             MsgType.ERROR_INDICATION,

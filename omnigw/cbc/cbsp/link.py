@@ -32,6 +32,7 @@ from omnigw.cbc.cbsp.fsm import (
     Event,
     LinkFsm,
     Malformed,
+    Probe,
     ProtocolError,
     Received,
     Send,
@@ -79,7 +80,9 @@ class LinkHandler(Protocol):
     def link_up(self, link: CbspLink) -> None: ...
     def link_pdu(self, link: CbspLink, pdu: Pdu) -> None: ...
     def link_down(self, link: CbspLink, reason: str) -> None: ...
-    def link_error(self, link: CbspLink, cause: int, reason: str) -> None: ...
+    def link_error(
+        self, link: CbspLink, cause: int, reason: str, answered: bool = True
+    ) -> None: ...
     def link_sent(self, link: CbspLink, pdu: Pdu, wire: bytes) -> None: ...
     def link_answer(self, link: CbspLink, summary: Summary, frame: bytes) -> None: ...
     def link_writable(self, link: CbspLink, writable: bool) -> None: ...
@@ -133,7 +136,7 @@ class CbspLink(asyncio.Protocol):
                 return
             pdu = decode(frame)
         except DecodeError as exc:
-            self._feed(Malformed(exc))
+            self._feed(Malformed(exc, asyncio.get_running_loop().time()))
             return
         self._feed(Received(pdu))
 
@@ -168,6 +171,10 @@ class CbspLink(asyncio.Protocol):
         self._transport.write(wire)
         self._handler.link_sent(self, pdu, wire)
 
+    def probe(self) -> None:
+        """Send a KEEP-ALIVE now: the link closes if it is not answered in time."""
+        self._feed(Probe())
+
     def close(self, reason: str) -> None:
         if self._transport is not None and not self._transport.is_closing():
             log.warning("closing CBSP link", extra={"peer": self.peer, "reason": reason})
@@ -192,7 +199,7 @@ class CbspLink(asyncio.Protocol):
         elif isinstance(action, Deliver):
             self._handler.link_pdu(self, action.pdu)
         elif isinstance(action, ProtocolError):
-            self._handler.link_error(self, action.cause, action.reason)
+            self._handler.link_error(self, action.cause, action.reason, action.answered)
 
 
 class Reconnector:
