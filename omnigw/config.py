@@ -8,7 +8,7 @@ keys and wrong types are errors that name the path to the bad key.
 from __future__ import annotations
 
 import os
-from ipaddress import IPv4Address, IPv6Address
+from ipaddress import IPv4Address, IPv6Address, ip_address
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,13 +18,27 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     SecretStr,
     ValidationError,
 )
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 Port = Annotated[int, Field(ge=1, le=65535)]
-BindAddress = IPv4Address | IPv6Address
+
+
+def _ip_address(value: Any) -> IPv4Address | IPv6Address:
+    """One check with one message: a union of the two address types reported a failure per
+    member, each with pydantic's internal validator names in its path."""
+    if isinstance(value, IPv4Address | IPv6Address):
+        return value
+    try:
+        return ip_address(str(value))
+    except ValueError:
+        raise ValueError(f"not an IPv4 or IPv6 address: {value!r}") from None
+
+
+BindAddress = Annotated[IPv4Address | IPv6Address, PlainValidator(_ip_address)]
 
 
 class ConfigError(Exception):
@@ -334,10 +348,15 @@ class Config(Section):
 
 
 def _describe(exc: ValidationError) -> str:
-    lines = []
+    """One line per bad key, in the file's own terms: the key's path (without pydantic's
+    internal validator names) and the reason (without its "Value error, " prefix)."""
+    lines: list[str] = []
     for err in exc.errors():
-        path = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"{path}: {err['msg']}")
+        path = ".".join(str(p) for p in err["loc"] if "[" not in str(p)) or "(top level)"
+        reason = str(err["ctx"]["error"]) if err["type"] == "value_error" else err["msg"]
+        line = f"{path}: {reason}"
+        if line not in lines:
+            lines.append(line)
     return "\n".join(lines)
 
 

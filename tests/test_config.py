@@ -93,3 +93,15 @@ def test_check_config_command(tmp_path: Path) -> None:
         check=False,
     )
     assert fail.returncode == 1 and "api.port" in fail.stderr
+
+
+def test_a_bad_address_is_one_plain_line_naming_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "omnigw.yaml"
+    config.write_text("cbc:\n  peers:\n    - {name: bsc1, address: 1.2.3}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "omnigw", "check-config", "--config", str(config)],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if "peers" in line]
+    assert lines == ["cbc.peers.0.address: not an IPv4 or IPv6 address: '1.2.3'"]
