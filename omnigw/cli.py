@@ -183,16 +183,33 @@ def cmd_sim_bsc(args: argparse.Namespace) -> int:
     from omnigw.sim.bsc import fleet_address, run_fleet
 
     host, _, port = args.connect.rpartition(":")
+    sources = f"{fleet_address(0)}..{fleet_address(args.count - 1)}"
 
-    async def main() -> None:
-        fleet = await run_fleet(host, int(port), args.count, args.cells, args.mcc, args.mnc)
+    def refused(why: str) -> int:
+        peers = "\n".join(
+            f"    - {{name: bsc{i + 1}, address: {fleet_address(i)}}}" for i in range(args.count)
+        )
+        print(f"omnigw sim bsc: {why}. The CBC must list these BSCs (config/lab.yaml does):\n"
+              f"cbc:\n  peers:\n{peers}", file=sys.stderr)  # fmt: skip
+        return 1
+
+    async def main() -> int:
+        try:
+            fleet = await run_fleet(host, int(port), args.count, args.cells, args.mcc, args.mnc)
+        except OSError as exc:
+            return refused(f"cannot connect to {args.connect} ({exc.strerror or exc})")
+        # The CBC closes a connection from an address it does not know: give it a moment.
+        await asyncio.sleep(1.0)
+        closed = [i for i, bsc in enumerate(fleet) if bsc.closed.is_set()]
+        if closed:
+            return refused(f"{args.connect} closed the connections from "
+                           f"{', '.join(fleet_address(i) for i in closed)}")  # fmt: skip
         # One process stands in for many BSCs: a full collection over all their cells
         # would pause every one of them at once, and their answers then come in a burst.
         gc.freeze()
         print(
             f"{len(fleet)} simulated BSCs connected to {args.connect} "
-            f"(sources {fleet_address(0)}..{fleet_address(len(fleet) - 1)}, "
-            f"{args.cells} cells each)",
+            f"(sources {sources}, {args.cells} cells each)",
             flush=True,
         )
         stop = asyncio.Event()
@@ -202,9 +219,9 @@ def cmd_sim_bsc(args: argparse.Namespace) -> int:
         await stop.wait()
         for bsc in fleet:
             bsc.close()
+        return 0
 
-    uvloop.run(main())
-    return 0
+    return uvloop.run(main())
 
 
 def _parser() -> argparse.ArgumentParser:
