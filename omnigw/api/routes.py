@@ -115,7 +115,11 @@ async def read_body(request: web.Request, model: type[M]) -> M:
     JSON is UTF-8 (RFC 8259 8.1); integers are bounded to 64 bits, NaN and Infinity are
     refused, nesting is bounded by the interpreter's recursion limit: each gets a 400.
     """
-    data = await request.read()
+    return parse_body(await request.read(), model)
+
+
+def parse_body(data: bytes, model: type[M]) -> M:
+    """`read_body` without the request: bytes in, a validated model or Invalid out."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
