@@ -10,8 +10,8 @@ things keep it bounded:
   cells that lie below it within its longitude span (found by bisection in the candidates
   sorted by longitude). The cost is the sum of those spans, a few times the candidate
   count for any real area; it is computed first, and a shape over `MAX_STEPS` is refused.
-- Above `INLINE_CANDIDATES` candidates the work runs in a helper process, so the loop only
-  slices arrays and waits.
+- Unless even its worst case is small (`INLINE_STEPS`), the work runs in a helper process,
+  so the loop only slices arrays and waits.
 
 Latitude and longitude are treated as a plane, as everywhere in omnigw: good enough for
 alert-sized areas, not across the antimeridian.
@@ -30,7 +30,9 @@ from dataclasses import dataclass
 
 EARTH_KM = 6371.0
 KM_PER_DEGREE = math.pi * EARTH_KM / 180
-INLINE_CANDIDATES = 2_000  # below this, resolving on the loop costs well under a millisecond
+# On the loop only when even the worst case stays small: candidates x polygon edges (every
+# edge spanning every candidate) at most this many steps, a few milliseconds.
+INLINE_STEPS = 50_000
 MAX_STEPS = 20_000_000  # parity toggles for one polygon (a few seconds in the helper)
 
 
@@ -125,7 +127,7 @@ class Geometry:
         south, north = min(p[0] for p in polygon), max(p[0] for p in polygon)
         first, last = inventory.band(south, north)
         lats, lons = inventory.lats[first:last], inventory.lons[first:last]
-        if last - first <= INLINE_CANDIDATES:
+        if (last - first) * len(polygon) <= INLINE_STEPS:
             hits = polygon_hits(lats, lons, polygon)
         else:
             hits = await self._run(polygon_hits, lats, lons, tuple(polygon))
@@ -137,7 +139,7 @@ class Geometry:
         reach = radius_km / KM_PER_DEGREE
         first, last = inventory.band(lat - reach, lat + reach)
         lats, lons = inventory.lats[first:last], inventory.lons[first:last]
-        if last - first <= INLINE_CANDIDATES:
+        if last - first <= INLINE_STEPS // 25:  # a distance costs some 25 toggles
             hits = circle_hits(lats, lons, lat, lon, radius_km)
         else:
             hits = await self._run(circle_hits, lats, lons, lat, lon, radius_km)

@@ -72,7 +72,7 @@ def _inventory(count: int, seed: int = 7) -> Inventory:
 async def test_a_circle_selects_by_great_circle_distance_inline_and_in_the_helper() -> None:
     geometry = Geometry()
     try:
-        for count in (500, 20_000):  # below and above the inline limit
+        for count in (500, 20_000):  # below and above the inline limit (2,000 candidates)
             inventory = _inventory(count)
             got = await geometry.circle(inventory, 42.0, 2.0, 60.0)
             cells = zip(inventory.names, inventory.lats, inventory.lons, strict=True)
