@@ -94,7 +94,7 @@ async def main(cells: int) -> None:
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}",
                                      timeout=120) as http:  # fmt: skip
-            for _ in range(600):
+            for _ in range(3000):  # a big inventory takes a while to load
                 try:
                     if (await http.get("/healthz")).status_code == 200:
                         break
@@ -163,7 +163,7 @@ async def main(cells: int) -> None:
                 http, "alert, 5000-point polygon, 10 km", alert({"polygon": _ring(5000, 0.09)})
             )
             await _during(http, "PUT /api/v1/cells, ~1 MiB (14k cells)", cells_put(14000))
-            await _during(http, "CAP document, ~1 MiB, 900 info blocks", cap_document(900))
+            await _during(http, "CAP document, 30 languages, each 1 KB", cap_document(30))
             await _during(http, "30 failed logins at once (Argon2)", logins(30))
     finally:
         daemon.terminate()

@@ -363,7 +363,8 @@ def _describe(exc: ValidationError) -> str:
 def parse_config(text: str, source: str = "<string>") -> Config:
     """Validate YAML text; raise ConfigError naming each bad key."""
     try:
-        raw = yaml.safe_load(text)
+        # libyaml's loader when PyYAML has it: a 200,000-cell inventory took 70 s in Python.
+        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from None
     if raw is None:

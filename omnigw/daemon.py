@@ -211,6 +211,7 @@ class Daemon:
         app[bridge_api.ACCOUNTS] = accounts
         areas = self._areas = Areas(cfg.cbc)
         areas.set_stored(await inventory.load(sessions))
+        await areas.prepare()
         app[cbc_api.SERVICE] = self.cbc
         app[cbc_api.AREAS] = areas
         app[cbc_api.SESSIONS] = sessions

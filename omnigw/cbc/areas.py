@@ -7,6 +7,7 @@ CBSP cell list per peer.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -85,7 +86,7 @@ class Areas:
         self._stored: list[CellPosition] = []
         self._named = cfg.areas
         self._geometry = geometry or Geometry()
-        self._positions: Inventory | None = None  # built when first needed after a change
+        self._positions: Inventory[CellId] | None = None  # built when needed after a change
 
     def set_stored(self, cells: Sequence[CellPosition]) -> None:
         """The cells managed through the API; they win over config entries with the same CGI."""
@@ -95,9 +96,19 @@ class Areas:
     def close(self) -> None:
         self._geometry.close()
 
-    def _inventory(self) -> Inventory:
+    async def prepare(self) -> None:
+        """Build the positions now (at start, before the daemon freezes what it built out
+        of the collector's passes: 200,000 cells are a lot of objects to scan)."""
+        await self._inventory()
+
+    async def _inventory(self) -> Inventory[CellId]:
+        """Built in a thread after each change: sorting and parsing 200,000 cells takes a
+        good part of a second, which the event loop must not wait for."""
         if self._positions is None:
-            self._positions = Inventory.of([(c.cgi, c.lat, c.lon) for c in self._cells])
+            cells = self._cells
+            self._positions = await asyncio.to_thread(
+                lambda: Inventory.of([(parse_cgi(c.cgi), c.lat, c.lon) for c in cells])
+            )
         return self._positions
 
     @property
@@ -154,20 +165,20 @@ class Areas:
         if len(points) < 3:
             raise AreaError("polygon: needs at least 3 points")
         try:
-            hit = await self._geometry.polygon(self._inventory(), points)
+            hit = await self._geometry.polygon(await self._inventory(), points)
         except GeometryError as exc:
             raise AreaError(f"polygon: {exc}") from None
         if not hit:
             raise AreaError("polygon: covers no cell of the cell inventory")
-        return self._cgis(hit, "polygon")
+        return Target(CellList(Discriminator.CGI, tuple(dict.fromkeys(hit))), GeoScope.CELL)
 
     async def circle(self, lat: float, lon: float, radius_km: float) -> Target:
         if radius_km <= 0:
             raise AreaError("circle: radius must be positive")
-        hit = await self._geometry.circle(self._inventory(), lat, lon, radius_km)
+        hit = await self._geometry.circle(await self._inventory(), lat, lon, radius_km)
         if not hit:
             raise AreaError("circle: covers no cell of the cell inventory")
-        return self._cgis(hit, "circle")
+        return Target(CellList(Discriminator.CGI, tuple(dict.fromkeys(hit))), GeoScope.CELL)
 
     def union(self, targets: Sequence[Target]) -> Target:
         """Several CAP areas: their CGIs merged (PLMN-wide wins)."""

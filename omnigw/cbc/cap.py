@@ -28,6 +28,7 @@ CLASS_PARAMETER = "cmas_class"  # optional <parameter> overriding the derived cl
 MAX_POLYGON_POINTS = 5000  # per polygon (NWS and MeteoAlarm polygons have tens to hundreds)
 MAX_AREA_SHAPES = 100  # polygons and circles in one alert
 MAX_RADIUS_KM = 1000.0
+MAX_INFOS = 32  # languages (one message each); real feeds send one to four
 
 
 class CapError(ValueError):
@@ -215,8 +216,10 @@ def parse(document: bytes | str) -> CapAlert:
     infos_xml = cap.all(root, "info")
     if not infos_xml and msg_type != "Cancel":
         raise CapError("alert.info: at least one is required")
+    if len(infos_xml) > MAX_INFOS:
+        raise CapError(f"alert.info: {len(infos_xml)} blocks, at most {MAX_INFOS}")
     infos: list[CapInfo] = []
-    areas: list[CapArea] = []
+    areas: dict[CapArea, None] = {}  # in order, each once: languages usually repeat it
     for index, info in enumerate(infos_xml):
         where = f"info[{index}]"
         language = (cap.text(info, "language") or "en-US").split("-")[0].lower()
@@ -231,9 +234,7 @@ def parse(document: bytes | str) -> CapAlert:
             raise CapError(f"{where}: headline, description or instruction required")
         infos.append(CapInfo(language, text))
         for i, node in enumerate(cap.all(info, "area")):
-            area = _area(cap, node, f"{where}.area[{i}]")
-            if area not in areas:  # languages usually repeat the same area
-                areas.append(area)
+            areas[_area(cap, node, f"{where}.area[{i}]")] = None
     shapes = sum(len(a.polygons) + len(a.circles) for a in areas)
     if shapes > MAX_AREA_SHAPES:
         raise CapError(f"info.area: {shapes} polygons and circles, at most {MAX_AREA_SHAPES}")

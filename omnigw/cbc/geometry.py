@@ -26,8 +26,13 @@ import multiprocessing
 from array import array
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
+from omnigw.errors import Unavailable
+
+Cell = TypeVar("Cell")  # whatever names a cell for the caller
 EARTH_KM = 6371.0
 KM_PER_DEGREE = math.pi * EARTH_KM / 180
 # On the loop only when even the worst case stays small: candidates x polygon edges (every
@@ -41,15 +46,16 @@ class GeometryError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Inventory:
-    """Cell positions sorted by latitude, as parallel arrays (cheap to slice and to ship)."""
+class Inventory(Generic[Cell]):
+    """Cell positions sorted by latitude, as parallel arrays (cheap to slice and to ship),
+    and the cells themselves in the same order."""
 
     lats: array[float]
     lons: array[float]
-    names: tuple[str, ...]
+    cells: tuple[Cell, ...]
 
     @classmethod
-    def of(cls, cells: Sequence[tuple[str, float, float]]) -> Inventory:
+    def of(cls, cells: Sequence[tuple[Cell, float, float]]) -> Inventory[Cell]:
         ordered = sorted(cells, key=lambda c: c[1])
         return cls(array("d", (c[1] for c in ordered)), array("d", (c[2] for c in ordered)),
                    tuple(c[0] for c in ordered))  # fmt: skip
@@ -122,8 +128,8 @@ class Geometry:
             self._pool = None
 
     async def polygon(
-        self, inventory: Inventory, polygon: Sequence[tuple[float, float]]
-    ) -> list[str]:
+        self, inventory: Inventory[Cell], polygon: Sequence[tuple[float, float]]
+    ) -> list[Cell]:
         south, north = min(p[0] for p in polygon), max(p[0] for p in polygon)
         first, last = inventory.band(south, north)
         lats, lons = inventory.lats[first:last], inventory.lons[first:last]
@@ -131,11 +137,11 @@ class Geometry:
             hits = polygon_hits(lats, lons, polygon)
         else:
             hits = await self._run(polygon_hits, lats, lons, tuple(polygon))
-        return [inventory.names[first + i] for i in hits]
+        return [inventory.cells[first + i] for i in hits]
 
     async def circle(
-        self, inventory: Inventory, lat: float, lon: float, radius_km: float
-    ) -> list[str]:
+        self, inventory: Inventory[Cell], lat: float, lon: float, radius_km: float
+    ) -> list[Cell]:
         reach = radius_km / KM_PER_DEGREE
         first, last = inventory.band(lat - reach, lat + reach)
         lats, lons = inventory.lats[first:last], inventory.lons[first:last]
@@ -143,16 +149,20 @@ class Geometry:
             hits = circle_hits(lats, lons, lat, lon, radius_km)
         else:
             hits = await self._run(circle_hits, lats, lons, lat, lon, radius_km)
-        return [inventory.names[first + i] for i in hits]
+        return [inventory.cells[first + i] for i in hits]
 
     async def _run(self, function: object, *args: object) -> array[int]:
         if self._pool is None:
             # spawn, not fork: the daemon has threads, and a forked copy of them is unsafe
             self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
         loop = asyncio.get_running_loop()
-        result: array[int] = await loop.run_in_executor(
-            self._pool,
-            function,  # type: ignore[arg-type]
-            *args,
-        )
+        try:
+            result: array[int] = await loop.run_in_executor(
+                self._pool,
+                function,  # type: ignore[arg-type]
+                *args,
+            )
+        except BrokenProcessPool:
+            self._pool = None  # a new helper next time
+            raise Unavailable("the geometry helper process ended; try again") from None
         return result

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 
 from omnigw.cbc.areas import CellPosition, parse_cgi
 from omnigw.cbc.models import InventoryCell
 from omnigw.errors import Invalid
+from omnigw.store.base import utcnow
 from omnigw.store.engine import SessionFactory
 
 
@@ -29,9 +30,10 @@ async def replace(sessions: SessionFactory, cells: Sequence[CellPosition], who: 
         if cell.cgi in seen:
             raise Invalid(f"cells.{index}.cgi: {cell.cgi} is listed twice")
         seen.add(cell.cgi)
+    now = utcnow()
+    rows = [{"cgi": c.cgi, "lat": c.lat, "lon": c.lon, "azimuth": c.azimuth, "updated_by": who,
+             "updated_at": now} for c in cells]  # fmt: skip
     async with sessions.begin() as s:
         await s.execute(delete(InventoryCell))
-        s.add_all(
-            InventoryCell(cgi=c.cgi, lat=c.lat, lon=c.lon, azimuth=c.azimuth, updated_by=who)
-            for c in cells
-        )
+        if rows:  # one statement for all (the ORM's unit of work took a second for 14,000)
+            await s.execute(insert(InventoryCell), rows)

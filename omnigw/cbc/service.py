@@ -208,12 +208,14 @@ def _pages(raw: list[list[Any]]) -> tuple[Content, ...]:
     return tuple(Content(bytes.fromhex(h), n) for n, h in raw)
 
 
-def _alert_rt(alert: Alert, accepted_at: float) -> AlertRt:
+def _alert_rt(alert: Alert, accepted_at: float, target: Target | None = None) -> AlertRt:
+    """`target`: the alert's, when the caller has it (reading it back from its JSON costs
+    a second for a polygon of 150,000 cells)."""
     return AlertRt(
         id=alert.id, state=alert.state, alert_class=alert.alert_class,
         priority=alert.priority, category=alert.category,
         repetition_seconds=alert.repetition_seconds, broadcasts=alert.broadcasts_requested,
-        target=Target.from_json(alert.target), source=alert.source,
+        target=target or Target.from_json(alert.target), source=alert.source,
         external_ref=alert.external_ref, expires_at=alert.expires_at,
         delivered=alert.completed_at is not None, accepted_at=accepted_at,
         chain=set(alert.chain or ()),
@@ -821,7 +823,7 @@ class CbcService:
                      [event_row(alert_id, "accepted", {"by": who, "source": spec.source})]),
                 ],
             )  # fmt: skip
-            rt = self._runtime(alert, rows)
+            rt = self._runtime(alert, rows, spec.target)
         self._counts["active"] = self._counts.get("active", 0) + 1
         self._publish_counts()
         log.info("alert accepted", extra={"alert_id": alert_id, "class": cls, "by": who})
@@ -838,8 +840,8 @@ class CbcService:
                 if await s.scalar(select(Alert.id).where(Alert.id == alert_id)) is None:
                     raise
 
-    def _runtime(self, alert: Alert, rows: list[Message]) -> AlertRt:
-        rt = _alert_rt(alert, time.monotonic())
+    def _runtime(self, alert: Alert, rows: list[Message], target: Target) -> AlertRt:
+        rt = _alert_rt(alert, time.monotonic(), target)
         for message in rows:
             _message_rt(message, message.id, rt)
         self._track(rt)

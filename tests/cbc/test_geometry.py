@@ -61,7 +61,7 @@ def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 6371.0 * 2 * math.asin(math.sqrt(a))
 
 
-def _inventory(count: int, seed: int = 7) -> Inventory:
+def _inventory(count: int, seed: int = 7) -> Inventory[str]:
     rng = random.Random(seed)
     return Inventory.of(
         [(f"901-70-{i // 60000}-{i % 60000}", rng.uniform(40, 44), rng.uniform(0, 4))
@@ -75,7 +75,7 @@ async def test_a_circle_selects_by_great_circle_distance_inline_and_in_the_helpe
         for count in (500, 20_000):  # below and above the inline limit (2,000 candidates)
             inventory = _inventory(count)
             got = await geometry.circle(inventory, 42.0, 2.0, 60.0)
-            cells = zip(inventory.names, inventory.lats, inventory.lons, strict=True)
+            cells = zip(inventory.cells, inventory.lats, inventory.lons, strict=True)
             expected = [n for n, lat, lon in cells if _km(42.0, 2.0, lat, lon) <= 60.0]
             assert sorted(got) == sorted(expected) and expected
     finally:
