@@ -140,7 +140,9 @@ class EmbeddedOcs:
         return self._reserve(charge)
 
     async def update(self, charge: Charge) -> Grant:
-        self._journaled(self._commit(charge))
+        record = self._commit(charge)
+        if record is not None:
+            self._journaled(record)
         return self._reserve(charge)
 
     async def terminate(self, charge: Charge) -> None:
@@ -154,9 +156,9 @@ class EmbeddedOcs:
 
     def _journaled(self, *records: Record | None) -> None:
         """Changes made: in the journal now, before the answer; in the store soon."""
-        written = [r for r in records if r is not None]
-        if written:
-            self._journal.write(*written)
+        present = [r for r in records if r is not None]
+        if present:
+            self._journal.write(*present)
             self._wake.set()
 
     def _open(self, charge: Charge) -> OpenCharge:
@@ -338,7 +340,7 @@ class EmbeddedOcs:
             self._wake.clear()
             if not self._dirty and not self._ended:
                 return
-            closed = self._journal.rotate()
+            closed = self._journal.covered()
             dirty, self._dirty = self._dirty, set()
             ended, self._ended = self._ended, []
             try:

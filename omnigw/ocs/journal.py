@@ -6,8 +6,10 @@ per request, and the answers wait for it; one write(2) of a line costs microseco
 survives the process, because the kernel holds the data from then on. Like SQLite's own
 log with synchronous=NORMAL, which the store uses, it does not survive a power cut.
 
-Records go to numbered segment files. A store write first starts a new segment; once
-the store holds everything the older segments recorded, they are deleted. Segments
+Records go to numbered segment files. A store write covers every segment closed before
+it began, which is then deleted; a segment is closed by the first store write after it
+is `ROTATE_SECONDS` old (file creation and deletion can wait on the file system's own
+journal, so they are not done on every write). Segments
 found at start are what the store may lack: they are read back, in order, and stored.
 A balance record carries the new value (not the change), so reading one again is
 harmless; a usage record carries its charge and end time, so one already stored is
@@ -19,6 +21,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +31,7 @@ from typing import Any
 log = logging.getLogger("omnigw.ocs.journal")
 
 PREFIX = "ocs-journal."
+ROTATE_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +102,10 @@ def _record(line: str) -> Record:
 
 
 class Journal:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, clock: Callable[[], float] = time.monotonic) -> None:
         self._directory = directory
+        self._clock = clock
+        self._opened_at = 0.0
         self._number = 0
         self._fd: int | None = None
         self._kept: list[int] = []  # segments on disk, oldest first
@@ -137,12 +144,22 @@ class Journal:
     def write(self, *records: Record) -> None:
         """Append the records in one write(2): on disk for every process once this returns."""
         assert self._fd is not None, "journal not open"
-        data = b"".join(_line(r) for r in records)
-        while data:
-            data = data[os.write(self._fd, data) :]
+        data = _line(records[0]) if len(records) == 1 else b"".join(map(_line, records))
+        written = os.write(self._fd, data)
+        while written < len(data):  # a short write: rare for a regular file, but allowed
+            data = data[written:]
+            written = os.write(self._fd, data)
+
+    def covered(self) -> int:
+        """A store write begins: the newest segment it will cover (closed before it began),
+        after closing the current one if it is due."""
+        if self._clock() - self._opened_at >= ROTATE_SECONDS:
+            return self.rotate()
+        return self._number - 1
 
     def rotate(self) -> int:
         """Start a new segment; returns the number of the last one closed (all older too)."""
+        self._opened_at = self._clock()
         closed = self._number
         self._number += 1
         fd = os.open(self._path(self._number), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
