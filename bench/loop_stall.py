@@ -26,6 +26,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.support.daemon import wait_healthy
 from tests.support.ports import free_port
 
 PASSWORD = "bench-admin-password"
@@ -94,13 +95,7 @@ async def main(cells: int) -> None:
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}",
                                      timeout=120) as http:  # fmt: skip
-            for _ in range(3000):  # a big inventory takes a while to load
-                try:
-                    if (await http.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
+            await wait_healthy(http, 300)  # a big inventory takes a while to load
             admin = {"email": "admin@example.com", "password": PASSWORD}
             login = await http.post("/crm/auth/login", json=admin)
             http.headers["Authorization"] = f"Bearer {login.json()['token']}"

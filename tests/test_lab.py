@@ -12,7 +12,7 @@ import httpx
 import yaml
 
 from omnigw.config import load_config
-from tests.support.daemon import ADMIN_PASSWORD, omnigw
+from tests.support.daemon import ADMIN_PASSWORD, omnigw, wait_healthy
 from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,13 +47,7 @@ async def test_the_lab_from_the_readme_delivers_an_alert_to_three_bscs(tmp_path:
     sim = None
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}") as http:
-            for _ in range(300):
-                try:
-                    if (await http.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
+            await wait_healthy(http)
             sim = subprocess.Popen(  # noqa: ASYNC220
                 [sys.executable, "-m", "omnigw", "sim", "bsc", "--connect",
                  f"127.0.0.1:{cbsp_port}", "--count", "3", "--cells", "10"],

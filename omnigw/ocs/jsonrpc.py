@@ -146,6 +146,12 @@ class HttpJsonRpc:
         )
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
+        # Always in a task of its own: the Diameter node runs a request's first step before
+        # it has a task, and its rest in another (omnigw.eager), while httpx's cancel scopes
+        # must open and close in one task.
+        return await asyncio.ensure_future(self._call(method, params))
+
+    async def _call(self, method: str, params: dict[str, Any]) -> Any:
         payload = {"method": method, "params": [params], "id": next(self._ids)}
         try:
             response = await self._client.post(self._url, json=payload)

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.daemon import ADMIN_PASSWORD, NotifyListener, omnigw, write_config
+from tests.support.daemon import (
+    ADMIN_PASSWORD,
+    NotifyListener,
+    omnigw,
+    wait_healthy,
+    write_config,
+)
 from tests.support.gy import GyClient, ccr, mscc
 from tests.support.ports import free_port
 
@@ -142,11 +148,7 @@ async def _daemon(config: Path, api_port: int) -> AsyncIterator[_Http]:
     try:
         async with _Http(base_url=f"http://127.0.0.1:{api_port}") as http:
             http.daemon = proc
-            for _ in range(300):
-                with contextlib.suppress(httpx.TransportError):
-                    if (await http.get("/healthz")).status_code == 200:
-                        break
-                await asyncio.sleep(0.1)
+            await wait_healthy(http)
             credentials = {"email": "admin@example.com", "password": ADMIN_PASSWORD}
             login = await http.post("/crm/auth/login", json=credentials)
             http.headers["Authorization"] = f"Bearer {login.json()['token']}"

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 
+from omnigw import eager
 from omnigw.config import CgratesConfig, Quota
 from omnigw.ocs.accounts import AccountError, CgratesAccounts, cdr_usage
 from omnigw.ocs.cgrates import CgratesOcs, result_code_of
-from omnigw.ocs.charge import CREDIT_LIMIT_REACHED, USER_UNKNOWN, Charge, OcsError, Unit
+from omnigw.ocs.charge import (
+    CREDIT_LIMIT_REACHED,
+    USER_UNKNOWN,
+    Charge,
+    Grant,
+    OcsError,
+    Unit,
+)
 from omnigw.ocs.jsonrpc import RpcError, TcpJsonRpc
 from tests.support.cgrates import Cgrates
 
@@ -126,3 +135,23 @@ def test_cdr_usage_reads_go_durations_and_counts() -> None:
     assert cdr_usage("*data", "1048576") == 1048576
     with pytest.raises(AccountError):
         cdr_usage("*voice", "soon")
+
+
+async def test_both_transports_work_from_the_gy_request_path(
+    ocs: CgratesOcs, cgrates: Cgrates
+) -> None:
+    """The Diameter node runs a request's first step before it has a task (omnigw.eager):
+    the HTTP transport must work from there as the TCP one does."""
+    done: asyncio.Future[Grant] = asyncio.get_running_loop().create_future()
+
+    async def request() -> None:
+        try:
+            done.set_result(await ocs.initiate(_charge("r0", 500)))
+        except Exception as exc:
+            done.set_exception(exc)
+
+    task = eager.start(request())
+    assert (await asyncio.wait_for(done, 5)).amount == 500
+    if task is not None:
+        await task
+    assert cgrates.state.calls["SessionSv1.InitiateSession"] == 1

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import httpx
 
 from tests.support.ports import free_port
 
@@ -65,3 +69,14 @@ class NotifyListener:
 
     def close(self) -> None:
         self.sock.close()
+
+
+async def wait_healthy(http: httpx.AsyncClient, seconds: float = 30.0) -> None:
+    """Until the daemon's /healthz answers 200 (it is still starting before that)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.TransportError):
+            if (await http.get("/healthz")).status_code == 200:
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the daemon did not become healthy within {seconds} s")
