@@ -112,7 +112,9 @@ class CgratesAccounts:
                 ActionPlansOverwrite=False,
                 ActionTriggerIDs=[],
                 ActionTriggerOverwrite=False,
-                ExtraOptions={"AllowNegative": False, "Disabled": disabled},
+                # Only what this operation means to change: CGRateS leaves the flags not
+                # named as they are, so an operator's AllowNegative survives a suspension.
+                ExtraOptions={"Disabled": disabled},
                 ReloadScheduler=True,
             )
         except RpcError as exc:

@@ -155,3 +155,18 @@ async def test_both_transports_work_from_the_gy_request_path(
     if task is not None:
         await task
     assert cgrates.state.calls["SessionSv1.InitiateSession"] == 1
+
+
+async def test_suspend_and_resume_leave_an_operators_allow_negative_alone(
+    ocs: CgratesOcs, cgrates: Cgrates
+) -> None:
+    """Issue 13, defect 4: suspension sent AllowNegative false, wiping the operator's."""
+    assert ocs._rpc is not None
+    operator = {"Tenant": "cgrates.org", "Account": "4911", "ExtraOptions": {"AllowNegative": True}}
+    await ocs._rpc.call("APIerSv2.SetAccount", operator)  # in CGRateS directly
+    accounts = CgratesAccounts(ocs)
+    await accounts.set_disabled("4911", True)
+    await accounts.set_disabled("4911", False)
+    account = await ocs._rpc.call("APIerSv2.GetAccount",
+                                  {"Tenant": "cgrates.org", "Account": "4911"})  # fmt: skip
+    assert (account["AllowNegative"], account["Disabled"]) == (True, False)

@@ -98,6 +98,7 @@ class Session:
 class State:
     accounts: dict[str, dict[str, int]] = field(default_factory=dict)
     disabled: set[str] = field(default_factory=set)
+    allow_negative: set[str] = field(default_factory=set)
     sessions: dict[str, Session] = field(default_factory=dict)
     cdrs: dict[str, dict[str, Any]] = field(default_factory=dict)  # ExternalCDRs by event ID
     closed: dict[str, Session] = field(default_factory=dict)  # just terminated, by session key
@@ -181,16 +182,19 @@ class Cgrates:
             ):
                 raise CgrError("ExtraOptions: only AllowNegative and Disabled, as booleans")
             accounts.setdefault(account, {})
-            if options.get("Disabled"):
-                self.state.disabled.add(account)
-            else:
-                self.state.disabled.discard(account)
+            # apier/v2/accounts.go 242-247 (master 19463bd): a flag changes only when its key
+            # is in ExtraOptions; an absent key leaves the account's value as it is.
+            for key, flagged in (("Disabled", self.state.disabled),
+                                 ("AllowNegative", self.state.allow_negative)):  # fmt: skip
+                if key in options:
+                    (flagged.add if options[key] else flagged.discard)(account)
             return "OK"
         if account not in accounts:
             raise CgrError("NOT_FOUND")
         if method == "APIerSv1.RemoveAccount":
             del accounts[account]
             self.state.disabled.discard(account)
+            self.state.allow_negative.discard(account)
             return "OK"
         if method == "APIerSv1.ExecuteAction":
             action = self.state.actions.get(args["ActionsId"])
@@ -204,7 +208,8 @@ class Cgrates:
             for tor, value in accounts[account].items()
         }
         return {"ID": f"{args['Tenant']}:{account}", "BalanceMap": balances,
-                "UnitCounters": None, "ActionTriggers": None, "AllowNegative": False,
+                "UnitCounters": None, "ActionTriggers": None,
+                "AllowNegative": account in self.state.allow_negative,
                 "Disabled": account in self.state.disabled}  # fmt: skip
 
     def _cdrs(self, args: dict[str, Any]) -> list[dict[str, Any]]:
