@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -66,11 +66,26 @@ def _stamp(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
 
 
+@dataclass(slots=True)
+class OpenSession:
+    """What CGRateS must be told about a session on every request, not only its last one:
+    when it was set up and answered (TerminateSession's AnswerTime becomes the CDR's,
+    sessions.go 1840-1842 at master), and what it used in all (a CDR rated after the
+    closed-session cache forgot it takes its Usage from the request, sessions.go 4459)."""
+
+    started: datetime
+    used: int = 0
+
+
 class CgratesOcs:
     def __init__(self, cfg: CgratesConfig, default_quota: Quota) -> None:
         self.cfg = cfg
         self._default = default_quota
         self._rpc: JsonRpc | None = None
+        # Charges between InitiateSession and TerminateSession. After a restart of omnigw a
+        # charge is not here: its times are then those of its last request, its usage the
+        # last report (what CGRateS's own cached session still knows for 10 s).
+        self._open: dict[str, OpenSession] = {}
 
     async def start(self) -> None:
         if self.cfg.transport == "tcp":
@@ -108,11 +123,12 @@ class CgratesOcs:
 
     def _args(self, charge: Charge, **event: Any) -> dict[str, Any]:
         """A CGREvent (its fields sit beside the flags, as Go embeds the struct)."""
-        stamp = _stamp(charge.at)
+        session = self._open.get(charge.key)
+        started = _stamp(session.started if session is not None else charge.at)
         return {
             "Tenant": self.cfg.tenant,
             "ID": charge.request_id,
-            "Time": stamp,
+            "Time": _stamp(charge.at),
             "Event": {
                 "ToR": charge.unit.value,
                 "OriginID": charge.key,
@@ -124,8 +140,8 @@ class CgratesOcs:
                 "Subject": charge.account,
                 "Destination": str(charge.rating_group or charge.service_id or 0),
                 "Category": "call",
-                "SetupTime": stamp,
-                "AnswerTime": stamp,
+                "SetupTime": started,
+                "AnswerTime": started,
                 **event,
             },
             "APIOpts": {},
@@ -151,14 +167,22 @@ class CgratesOcs:
     async def initiate(self, charge: Charge) -> Grant:
         wanted = self._wanted(charge)
         usage = _to_cgrates(charge.unit, wanted)
-        reply = await self._call(
-            "SessionSv1.InitiateSession",
-            {"InitSession": True, **self._args(charge, Usage=usage)},
-        )
+        self._open[charge.key] = OpenSession(charge.at)
+        try:
+            reply = await self._call(
+                "SessionSv1.InitiateSession",
+                {"InitSession": True, **self._args(charge, Usage=usage)},
+            )
+        except OcsError:
+            del self._open[charge.key]
+            raise
         return self._grant(charge, reply, wanted)
 
     async def update(self, charge: Charge) -> Grant:
         wanted = 0 if charge.requested == 0 else self._wanted(charge)
+        session = self._open.get(charge.key)
+        if session is not None:
+            session.used += charge.used
         reply = await self._call(
             "SessionSv1.UpdateSession",
             {
@@ -175,11 +199,14 @@ class CgratesOcs:
         return self._grant(charge, reply, wanted)
 
     async def terminate(self, charge: Charge) -> None:
+        session = self._open.get(charge.key)
+        total = charge.used + (session.used if session is not None else 0)
+        cdr = self._args(charge, Usage=_to_cgrates(charge.unit, total))
         await self.end_session(charge)
         if not self.cfg.cdrs:
             return
-        # CGRateS makes the CDR from the session it has just closed and debits nothing more.
-        cdr = self._args(charge, Usage=_to_cgrates(charge.unit, charge.used))
+        # CGRateS makes the CDR from the session it has just closed and debits nothing more;
+        # if it no longer has it, it rates this event: the whole session, its own times.
         cdr["ID"] = f"{charge.request_id}:cdr"
         try:
             await self._call("SessionSv1.ProcessCDR", cdr)
@@ -191,13 +218,9 @@ class CgratesOcs:
 
     async def end_session(self, charge: Charge) -> None:
         """TerminateSession alone: what closing a session kept during an outage needs."""
-        await self._call(
-            "SessionSv1.TerminateSession",
-            {
-                "TerminateSession": True,
-                **self._args(charge, LastUsed=_to_cgrates(charge.unit, charge.used)),
-            },
-        )
+        args = self._args(charge, LastUsed=_to_cgrates(charge.unit, charge.used))
+        self._open.pop(charge.key, None)
+        await self._call("SessionSv1.TerminateSession", {"TerminateSession": True, **args})
 
     async def debit(self, charge: Charge) -> Grant:
         wanted = self._wanted(charge)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -170,3 +171,34 @@ async def test_suspend_and_resume_leave_an_operators_allow_negative_alone(
     account = await ocs._rpc.call("APIerSv2.GetAccount",
                                   {"Tenant": "cgrates.org", "Account": "4911"})  # fmt: skip
     assert (account["AllowNegative"], account["Disabled"]) == (True, False)
+
+
+def _at(charge: Charge, seconds: float) -> Charge:
+    return replace(charge, at=charge.at + timedelta(seconds=seconds))
+
+
+async def test_the_cdr_carries_the_whole_session_and_its_answer_time(
+    ocs: CgratesOcs, cgrates: Cgrates
+) -> None:
+    """Issue 13, defects 2 and 3. The closed session is cached 10 s: past that (a late call,
+    another CGRateS node), ProcessCDR is rated from its own Usage and times, which were only
+    the last slice and the end of the session."""
+    cgrates.state.closed_ttl = 0.0  # the cache has forgotten the session
+    start = _charge("r0", 1000)
+    await ocs.initiate(start)
+    await ocs.update(_at(_charge("r1", 1000, used=600), 60))
+    await ocs.terminate(_at(_charge("r2", None, used=400), 120))
+    [cdr] = cgrates.state.cdrs.values()
+    assert cdr["Usage"] == "1000"  # the session's, not the last report's 400
+    assert cdr["AnswerTime"] == cdr["SetupTime"] == start.at.isoformat().replace("+00:00", "Z")
+
+
+async def test_a_cached_session_keeps_its_answer_time_through_terminate(
+    ocs: CgratesOcs, cgrates: Cgrates
+) -> None:
+    """TerminateSession's AnswerTime replaces the session's (sessions.go 1840-1842)."""
+    start = _charge("r0", 1000)
+    await ocs.initiate(start)
+    await ocs.terminate(_at(_charge("r2", None, used=400), 300))
+    [cdr] = cgrates.state.cdrs.values()
+    assert cdr["AnswerTime"] == start.at.isoformat().replace("+00:00", "Z")

@@ -30,7 +30,9 @@ import argparse
 import asyncio
 import hashlib
 import json
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +94,9 @@ class Session:
     tor: str
     reserved: int = 0  # debited in advance for the current reservation
     charged: int = 0
+    setup_time: str = ""  # from the event that started it (Session.EventStart)
+    answer_time: str = ""  # the start's, replaced by TerminateSession's (sessions.go 1840-1842)
+    closed_at: float = 0.0  # when TerminateSession closed it (the closed-sessions cache)
 
 
 @dataclass
@@ -101,7 +106,11 @@ class State:
     allow_negative: set[str] = field(default_factory=set)
     sessions: dict[str, Session] = field(default_factory=dict)
     cdrs: dict[str, dict[str, Any]] = field(default_factory=dict)  # ExternalCDRs by event ID
-    closed: dict[str, Session] = field(default_factory=dict)  # just terminated, by session key
+    # Just terminated, by session key: CGRateS's *closed_sessions cache, 10 s by default
+    # (config/config_defaults.go 347, master 19463bd).
+    closed: dict[str, Session] = field(default_factory=dict)
+    closed_ttl: float = 10.0
+    clock: Callable[[], float] = time.monotonic
     calls: Counter[str] = field(default_factory=Counter)
     cache: dict[tuple[str, str], Any] = field(default_factory=dict)  # (method, ID) -> reply
     lost: dict[str, int] = field(default_factory=Counter)  # account -> debited, lost in crashes
@@ -278,7 +287,8 @@ class Cgrates:
                 raise CgrError("SESSION_ALREADY_EXISTS")
             if "Usage" not in event:
                 raise CgrError("MANDATORY_IE_MISSING: [Usage]")
-            session = sessions[key] = Session(account, tor)
+            session = sessions[key] = Session(account, tor, setup_time=event.get("SetupTime", ""),
+                                              answer_time=event.get("AnswerTime", ""))  # fmt: skip
             return {"MaxUsage": self._reserve(session, event["Usage"])}
         if method == "SessionSv1.UpdateSession":
             session = sessions.setdefault(key, Session(account, tor))  # trap: creates one
@@ -289,20 +299,28 @@ class Cgrates:
             if session is None:  # trap: a one-shot charge of what it says was used
                 used = event.get("LastUsed", event.get("Usage", 0))
                 self._debit(account, tor, used)
-                self.state.closed[key] = Session(account, tor, charged=used)
-                return "OK"
-            self._correct(session, event.get("LastUsed"))
+                session = Session(account, tor, charged=used,
+                                  setup_time=event.get("SetupTime", ""))  # fmt: skip
+            else:
+                self._correct(session, event.get("LastUsed"))
+            if event.get("AnswerTime"):  # sessions.go 3136 -> 1840-1842: the CDR's AnswerTime
+                session.answer_time = event["AnswerTime"]
+            session.closed_at = self.state.clock()
             self.state.closed[key] = session
             return "OK"
         if method == "SessionSv1.ProcessMessage":
             usage = min(event.get("Usage", 0), max(self.state.balance(account, tor), 0))
             self._debit(account, tor, usage)
             return {"MaxUsage": usage}
-        closed = self.state.closed.pop(key, None)
-        if closed is not None:  # the CDR of a session just closed: charged already
-            self._store_cdr(event, event_id, closed.charged)
+        closed = self.state.closed.get(key)  # sessions.go 4456: Get, not popped
+        if closed is not None and self.state.clock() - closed.closed_at < self.state.closed_ttl:
+            # The CDR is the closed session's own: its total usage (sessions.go 1839) and its
+            # times; the event's Usage and times are not used; nothing is debited.
+            times = {"SetupTime": closed.setup_time, "AnswerTime": closed.answer_time}
+            self._store_cdr({**event, **times}, event_id, closed.charged)
             return "OK"
-        # Rated and debited after the fact; the balance may go negative.
+        # sessions.go 4459-4466: no cached session, the event goes to CDRs with *rals: rated
+        # and, for *prepaid, debited by its own Usage; the balance may go negative.
         self._debit(account, tor, event.get("Usage", 0))
         self._store_cdr(event, event_id, event.get("Usage", 0))
         return "OK"
