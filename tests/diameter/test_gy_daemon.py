@@ -27,14 +27,20 @@ from tests.support.ports import free_port
 MB = 1024 * 1024
 
 
-async def test_daemon_charges_a_gy_session_and_says_goodbye(tmp_path: Path) -> None:
+def _gy_config(directory: Path) -> tuple[Path, int, int]:
+    """A migrated store and a config with the embedded OCS and pgw.test allowed in."""
     diameter_port = free_port()
     config, api_port, _ = write_config(
-        tmp_path,
+        directory,
         f"diameter: {{port: {diameter_port}, peers: [{{host: pgw.test}}]}}\n"
         "ocs: {backend: embedded}\n",
     )
     assert omnigw("db", "upgrade", "--config", str(config)).returncode == 0
+    return config, api_port, diameter_port
+
+
+async def test_daemon_charges_a_gy_session_and_says_goodbye(tmp_path: Path) -> None:
+    config, api_port, diameter_port = _gy_config(tmp_path)
     notify = NotifyListener(tmp_path)
     env = {**os.environ, "NOTIFY_SOCKET": notify.path, "OMNIGW_ADMIN_PASSWORD": ADMIN_PASSWORD}
     proc = subprocess.Popen(  # noqa: ASYNC220  (started once, then only signalled)
@@ -80,13 +86,7 @@ async def test_daemon_charges_a_gy_session_and_says_goodbye(tmp_path: Path) -> N
 
 async def test_kill_9_under_gy_load_loses_no_acknowledged_debit(tmp_path: Path) -> None:
     """Every debit answered 2001 is there after kill -9 (journaled before the answer)."""
-    diameter_port = free_port()
-    config, api_port, _ = write_config(
-        tmp_path,
-        f"diameter: {{port: {diameter_port}, peers: [{{host: pgw.test}}]}}\n"
-        "ocs: {backend: embedded}\n",
-    )
-    assert omnigw("db", "upgrade", "--config", str(config)).returncode == 0
+    config, api_port, diameter_port = _gy_config(tmp_path)
     start = 10**12
     acknowledged = 0
     async with _daemon(config, api_port) as http:
