@@ -30,7 +30,7 @@ from omnigw.ocs.charge import (
     quota_of,
 )
 from omnigw.ocs.jsonrpc import HttpJsonRpc, JsonRpc, RpcError, TcpJsonRpc
-from omnigw.ocs.metrics import CGRATES_CALLS, CGRATES_LATENCY
+from omnigw.ocs.metrics import CGRATES_CALLS, CGRATES_LATENCY, RESPONSE_CACHE_OFF
 
 NANOS = 1_000_000_000
 log = logging.getLogger("omnigw.ocs.cgrates")
@@ -94,6 +94,31 @@ class CgratesOcs:
             )
         else:
             self._rpc = HttpJsonRpc(self.cfg.url, self.cfg.connections, self.cfg.timeout_seconds)
+        await self._check_response_cache()
+
+    async def _check_response_cache(self) -> None:
+        """Say at start if a retry could be charged twice. omnigw resends a request whose
+        answer timed out with the same CGREvent ID; CGRateS recognises it only through its
+        *rpc_responses cache, off by default (limit 0, config/config_defaults.go 346)."""
+        try:
+            reply = await self.call(
+                "ConfigSv1.GetConfig", {"Tenant": self.cfg.tenant, "Section": "caches"}
+            )
+            limit = reply["caches"]["partitions"]["*rpc_responses"]["limit"]
+        except (RpcError, OcsError, KeyError, TypeError) as exc:
+            log.warning(
+                "could not read CGRateS's *rpc_responses cache setting; if it is off, a "
+                "retried request may be charged twice",
+                extra={"error": str(exc)},
+            )
+            return
+        RESPONSE_CACHE_OFF.set(int(limit == 0))
+        if limit == 0:
+            log.warning(
+                "CGRateS's *rpc_responses cache is off (caches.partitions.*rpc_responses.limit "
+                "is 0): a request omnigw retries after a timeout may be charged twice; give it "
+                "a limit (-1: no limit) and a ttl longer than omnigw's timeout"
+            )
 
     async def close(self) -> None:
         if self._rpc is not None:

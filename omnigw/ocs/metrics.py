@@ -24,3 +24,7 @@ STORE_ROWS_REJECTED = Counter(
     "Balance or usage rows the store refused (dropped and logged; the others are stored)",
     ["kind"],
 )
+RESPONSE_CACHE_OFF = Gauge(
+    "omnigw_cgrates_response_cache_off",
+    "1 when CGRateS's *rpc_responses cache was off at start: retried requests may be charged twice",
+)

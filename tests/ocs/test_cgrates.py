@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 
 from omnigw import eager
 from omnigw.config import CgratesConfig, Quota
@@ -82,10 +83,26 @@ async def test_no_credit_and_unknown_account(ocs: CgratesOcs, cgrates: Cgrates) 
 async def test_a_retry_with_the_same_request_id_is_not_charged_twice(
     ocs: CgratesOcs, cgrates: Cgrates
 ) -> None:
+    """...when CGRateS's response cache is on, as the README asks (it is off by default)."""
+    cgrates.state.rpc_responses_limit = -1
     await ocs.initiate(_charge("r0", 1000))
     await ocs.update(_charge("r1", 1000, used=1000))
     await ocs.update(_charge("r1", 1000, used=1000))  # CGRateS's cache answers the repeat
     assert cgrates.state.accounts["4911"]["*data"] == 10_000 - 1000 - 1000  # used + held
+
+
+async def test_a_response_cache_that_is_off_is_reported_at_start(
+    cgrates: Cgrates, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 13, defect 6: retries are safe only with CGRateS's *rpc_responses cache on."""
+    for limit, warned in ((0, True), (-1, False)):
+        cgrates.state.rpc_responses_limit = limit
+        caplog.clear()
+        backend = CgratesOcs(CgratesConfig(port=cgrates.port), Quota())
+        await backend.start()
+        await backend.close()
+        assert ("*rpc_responses cache is off" in caplog.text) is warned
+        assert REGISTRY.get_sample_value("omnigw_cgrates_response_cache_off") == int(warned)
 
 
 async def test_the_stand_in_is_strict(cgrates: Cgrates) -> None:

@@ -110,6 +110,9 @@ class State:
     # (config/config_defaults.go 347, master 19463bd).
     closed: dict[str, Session] = field(default_factory=dict)
     closed_ttl: float = 10.0
+    # caches.partitions.*rpc_responses.limit: 0, the default, is no response cache at all
+    # (config/config_defaults.go 346): a request sent twice is processed twice.
+    rpc_responses_limit: int = 0
     clock: Callable[[], float] = time.monotonic
     calls: Counter[str] = field(default_factory=Counter)
     cache: dict[tuple[str, str], Any] = field(default_factory=dict)  # (method, ID) -> reply
@@ -261,14 +264,34 @@ class Cgrates:
         if method in APIER:
             self.state.calls[method] += 1
             return self._apier(method, params)
+        if method == "ConfigSv1.GetConfig":
+            self.state.calls[method] += 1
+            return self._config(params)
         args = _check(method, params)
         self.state.calls[method] += 1
         cache_key = (method, args["ID"])
-        if cache_key in self.state.cache:  # CGRateS's response cache, keyed by event ID
+        cached = self.state.rpc_responses_limit != 0
+        if cached and cache_key in self.state.cache:  # the response cache, by event ID
             return self.state.cache[cache_key]
         reply = self._dispatch(method, args["Event"], args["ID"])
-        self.state.cache[cache_key] = reply
+        if cached:
+            self.state.cache[cache_key] = reply
         return reply
+
+    def _config(self, params: Any) -> dict[str, Any]:
+        """ConfigSv1.GetConfig (config/config.go 1667, master 19463bd): {Section: map}; the
+        caches section as CacheCfg.AsMapInterface (config/cachecfg.go 153), only the
+        partition omnigw reads."""
+        if not isinstance(params, list) or len(params) != 1 or not isinstance(params[0], dict):
+            raise CgrError("params must be a list of one object")
+        args = params[0]
+        if set(args) - {"Tenant", "Section", "APIOpts"}:
+            raise CgrError("ConfigSv1.GetConfig: SectionWithAPIOpts {Tenant, Section, APIOpts}")
+        if args.get("Section") != "caches":
+            raise CgrError(f"stand-in: section {args.get('Section')!r} is not served")
+        partition = {"limit": self.state.rpc_responses_limit, "ttl": "2s", "static_ttl": False,
+                     "precache": False, "remote": False, "replicate": False}  # fmt: skip
+        return {"caches": {"partitions": {"*rpc_responses": partition}}}
 
     def _dispatch(self, method: str, event: dict[str, Any], event_id: str) -> Any:
         account, tor = event["Account"], event["ToR"]
