@@ -165,6 +165,9 @@ class CgratesAccounts:
         try:
             cdrs = await self._send("APIerSv2.GetCDRs", {  # utils.RPCCDRsFilter
                 "Tenants": [self._tenant], "Accounts": [account], "OrderBy": "OrderID;desc",
+                # One CDR per charger run: the default charger's is the account's usage;
+                # other runs (wholesale, reseller) would count the same session again.
+                "RunIDs": ["*default"],
                 "Limit": limit, "Offset": offset,
             })  # fmt: skip
         except RpcError as exc:

@@ -219,3 +219,15 @@ async def test_a_cached_session_keeps_its_answer_time_through_terminate(
     await ocs.terminate(_at(_charge("r2", None, used=400), 300))
     [cdr] = cgrates.state.cdrs.values()
     assert cdr["AnswerTime"] == start.at.isoformat().replace("+00:00", "Z")
+
+
+async def test_usage_counts_each_session_once_whatever_the_charger_runs(
+    ocs: CgratesOcs, cgrates: Cgrates
+) -> None:
+    """Issue 13, defect 8: with two charger runs every session has two CDRs."""
+    cgrates.state.charger_runs = ("*default", "*wholesale")
+    await ocs.initiate(_charge("r0", 1000))
+    await ocs.terminate(_charge("r1", None, used=300))
+    assert len(cgrates.state.cdrs) == 2
+    records = await CgratesAccounts(ocs).usage("4911", limit=10, offset=0) or []
+    assert [(r.charge, r.amount) for r in records] == [("sess_rg10", 300.0)]

@@ -67,8 +67,8 @@ APIER = {
     "APIerSv1.ExecuteAction": ({"Tenant", "Account", "ActionsId"},
                                {"Tenant", "Account", "ActionsId"}),
     "APIerSv2.GetAccount": ({"Tenant", "Account"}, {"Tenant", "Account"}),
-    "APIerSv2.GetCDRs": (set(), {"Tenants", "Accounts", "ToRs", "OrderBy", "Limit", "Offset",
-                                 "SetupTimeStart", "SetupTimeEnd"}),
+    "APIerSv2.GetCDRs": (set(), {"Tenants", "Accounts", "ToRs", "RunIDs", "OrderBy", "Limit",
+                                 "Offset", "SetupTimeStart", "SetupTimeEnd"}),
 }  # fmt: skip
 NANOS = 1_000_000_000
 
@@ -113,6 +113,9 @@ class State:
     # caches.partitions.*rpc_responses.limit: 0, the default, is no response cache at all
     # (config/config_defaults.go 346): a request sent twice is processed twice.
     rpc_responses_limit: int = 0
+    # ChargerS: each charger profile gives the event a run, and each run its own CDR
+    # (engine/chargers.go); one default charger unless a test configures more.
+    charger_runs: tuple[str, ...] = ("*default",)
     clock: Callable[[], float] = time.monotonic
     calls: Counter[str] = field(default_factory=Counter)
     cache: dict[tuple[str, str], Any] = field(default_factory=dict)  # (method, ID) -> reply
@@ -229,6 +232,7 @@ class Cgrates:
             cdr for cdr in self.state.cdrs.values()
             if cdr["Account"] in args.get("Accounts", [cdr["Account"]])
             and cdr["Tenant"] in args.get("Tenants", [cdr["Tenant"]])
+            and cdr["RunID"] in args.get("RunIDs", [cdr["RunID"]])  # utils/apitpdata.go 1139
         ]  # fmt: skip
         order = args.get("OrderBy", "")
         if order not in ("", "OrderID", "OrderID;desc"):
@@ -243,12 +247,17 @@ class Cgrates:
         return found
 
     def _store_cdr(self, event: dict[str, Any], event_id: str, usage: int) -> None:
+        for run in self.state.charger_runs:
+            key = event_id if run == "*default" else f"{event_id}:{run}"
+            self.state.cdrs[key] = self._cdr(event, run, usage)
+
+    def _cdr(self, event: dict[str, Any], run: str, usage: int) -> dict[str, Any]:
         tor = event["ToR"]
-        self.state.cdrs[event_id] = {
+        return {
             "CGRID": hashlib.sha1(  # noqa: S324  (CGRateS's CGRID, not security)
                 (event["OriginID"] + event["OriginHost"]).encode()
             ).hexdigest(),
-            "RunID": "*default", "OrderID": len(self.state.cdrs) + 1,
+            "RunID": run, "OrderID": len(self.state.cdrs) + 1,
             "OriginHost": event["OriginHost"], "Source": "*sessions",
             "OriginID": event["OriginID"], "ToR": tor, "RequestType": event["RequestType"],
             "Tenant": event.get("Tenant", "cgrates.org"), "Category": event.get("Category", ""),
