@@ -23,8 +23,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from omnigw.config import MAX_AMOUNT, Quota, Topup
-from omnigw.ocs import accounts
-from omnigw.ocs.accounts import AccountError, ActionNotFound
+from omnigw.ocs.accounts import AccountError, ActionNotFound, UsageRecord
 from omnigw.ocs.charge import (
     CREDIT_LIMIT_REACHED,
     END_USER_SERVICE_DENIED,
@@ -38,7 +37,7 @@ from omnigw.ocs.charge import (
     Unit,
     quota_of,
 )
-from omnigw.ocs.journal import BalanceRecord, Journal, Record, UsageRecord
+from omnigw.ocs.journal import BalanceRecord, EndedCharge, Journal, Record
 from omnigw.ocs.metrics import STORE_ROWS_REJECTED
 from omnigw.ocs.models import Account, Balance, Usage
 from omnigw.store.base import utcnow
@@ -82,7 +81,7 @@ class EmbeddedOcs:
         self._reserved: dict[tuple[str, Unit], int] = {}
         self._charges: dict[str, OpenCharge] = {}
         self._dirty: set[tuple[str, Unit]] = set()
-        self._ended: list[UsageRecord] = []  # not yet stored
+        self._ended: list[EndedCharge] = []  # not yet stored
         self._flushing = asyncio.Lock()  # one store write at a time, in order
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -102,7 +101,7 @@ class EmbeddedOcs:
 
     async def _recover(self, s: AsyncSession, records: list[Record]) -> None:
         """Apply what an earlier run journaled and may not have stored."""
-        usage = [r for r in records if isinstance(r, UsageRecord)]
+        usage = [r for r in records if isinstance(r, EndedCharge)]
         stored: set[tuple[str, datetime]] = set()
         if usage:
             keys = {r.charge_key for r in usage}
@@ -169,12 +168,12 @@ class EmbeddedOcs:
             )
         return state
 
-    def _end(self, charge: Charge) -> UsageRecord | None:
+    def _end(self, charge: Charge) -> EndedCharge | None:
         """Close the charge; what it used becomes one record of the account's history."""
         state = self._charges.pop(charge.key, None)
         if state is None or not state.used:
             return None
-        record = UsageRecord(state.account, UNIT_NAMES[state.unit], state.used, charge.key,
+        record = EndedCharge(state.account, UNIT_NAMES[state.unit], state.used, charge.key,
                              state.rating_group, state.started, charge.at)  # fmt: skip
         self._ended.append(record)
         return record
@@ -295,9 +294,7 @@ class EmbeddedOcs:
         held = self.balance_of(account)
         return None if held is None else {name: float(v) for name, v in held.items()}
 
-    async def usage(
-        self, account: str, limit: int, offset: int
-    ) -> list[accounts.UsageRecord] | None:
+    async def usage(self, account: str, limit: int, offset: int) -> list[UsageRecord] | None:
         if account not in self._balances:
             return None
         await self.flush()
@@ -312,7 +309,7 @@ class EmbeddedOcs:
                 )
             ).scalars()
             return [
-                accounts.UsageRecord(
+                UsageRecord(
                     r.charge_key,
                     r.unit,
                     float(r.amount),
@@ -355,12 +352,12 @@ class EmbeddedOcs:
                 raise
             self._journal.release(closed)
 
-    def _keep(self, dirty: set[tuple[str, Unit]], ended: list[UsageRecord]) -> None:
+    def _keep(self, dirty: set[tuple[str, Unit]], ended: list[EndedCharge]) -> None:
         """Not stored: kept for the next write (balances are read again then)."""
         self._dirty |= dirty
         self._ended[:0] = ended
 
-    async def _store(self, dirty: set[tuple[str, Unit]], ended: list[UsageRecord]) -> None:
+    async def _store(self, dirty: set[tuple[str, Unit]], ended: list[EndedCharge]) -> None:
         now = utcnow()
         balances = [
             {"account": a, "unit": UNIT_NAMES[u], "amount": self._balances[a][u],
@@ -374,10 +371,10 @@ class EmbeddedOcs:
             ]
         )
 
-    async def _store_each(self, dirty: set[tuple[str, Unit]], ended: list[UsageRecord]) -> None:
+    async def _store_each(self, dirty: set[tuple[str, Unit]], ended: list[EndedCharge]) -> None:
         """One row the store refuses must not stop the others: each alone, the bad ones
         reported and dropped (the bounds on every input mean this should never happen)."""
-        alone: list[tuple[set[tuple[str, Unit]], list[UsageRecord]]] = [
+        alone: list[tuple[set[tuple[str, Unit]], list[EndedCharge]]] = [
             *(({key}, []) for key in dirty),
             *((set(), [record]) for record in ended),
         ]

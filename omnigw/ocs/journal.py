@@ -42,7 +42,9 @@ class BalanceRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class UsageRecord:
+class EndedCharge:
+    """A charge that has ended: one record of the account's usage history."""
+
     account: str
     unit: str
     amount: int
@@ -59,7 +61,7 @@ class UsageRecord:
         }  # fmt: skip
 
 
-Record = BalanceRecord | UsageRecord
+Record = BalanceRecord | EndedCharge
 
 
 # One record per line, fields separated by tabs: a few times cheaper to write than JSON on
@@ -93,7 +95,7 @@ def _record(line: str) -> Record:
     if fields[0] == "b" and len(fields) == 4:
         return BalanceRecord(_unfield(fields[1]), fields[2], int(fields[3]))
     if fields[0] == "u" and len(fields) == 8:
-        return UsageRecord(
+        return EndedCharge(
             _unfield(fields[1]), fields[2], int(fields[3]), _unfield(fields[4]),
             int(fields[5]) if fields[5] else None,
             datetime.fromisoformat(fields[6]), datetime.fromisoformat(fields[7]),

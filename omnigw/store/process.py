@@ -98,11 +98,9 @@ class StoreProcess:
         Raises StoreWriteError if the database refused it (nothing was written), and
         Unavailable if the helper ended before answering (it may or may not be written).
         """
-        await self.ready()
-        await self.send(ops, asyncio.get_running_loop().create_future())
-
-    async def ready(self) -> None:
-        """Start the helper again if it has ended (counted and logged)."""
+        ops = [op for op in ops if op[2]]
+        if not ops:
+            return
         if self._stopping:
             raise Unavailable("the store is shutting down")
         if self._child is None:
@@ -111,22 +109,13 @@ class StoreProcess:
                     RESTARTS.inc()
                     log.error("the store helper process had ended; starting another")
                     await self.start()
-
-    def send(self, ops: Sequence[Op], done: asyncio.Future[None]) -> asyncio.Future[None]:
-        """Send one transaction now, in order with every other; `done` gets its outcome as
-        `run` reports it. The helper must be running (`run` starts it again if not)."""
-        ops = [op for op in ops if op[2]]
-        if not ops:
-            done.set_result(None)
-            return done
         child = self._child
-        if child is None or self._stopping:
-            raise Unavailable("the store helper process is not running")
-        assert child.stdin is not None
+        assert child is not None and child.stdin is not None
         seq = next(self._seq)
+        done = asyncio.get_running_loop().create_future()
         self._pending[seq] = done
         child.stdin.writelines(_frame((seq, ops)))
-        return done
+        await done
 
     async def _read(self, child: asyncio.subprocess.Process) -> None:
         assert child.stdout is not None

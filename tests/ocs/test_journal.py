@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from omnigw.ocs.journal import PREFIX, BalanceRecord, Journal, UsageRecord
+from omnigw.ocs.journal import PREFIX, BalanceRecord, EndedCharge, Journal
 
 NOW = datetime(2026, 12, 3, 7, 0, 0, 123456, tzinfo=UTC)
 
@@ -19,9 +19,9 @@ def test_what_was_written_and_not_released_is_read_back_in_order(tmp_path: Path)
     assert journal.open() == []
     records = [
         BalanceRecord("4911", "octets", 100),
-        UsageRecord('odd\t"account\n', "seconds", 5, "s;1_rg10", 10, NOW, NOW),
+        EndedCharge('odd\t"account\n', "seconds", 5, "s;1_rg10", 10, NOW, NOW),
         BalanceRecord('"quoted', "units", -7),
-        UsageRecord("4911", "octets", 1, "s;2_sid3", None, NOW, NOW),
+        EndedCharge("4911", "octets", 1, "s;2_sid3", None, NOW, NOW),
     ]
     journal.write(records[0], records[1])
     journal.rotate()
