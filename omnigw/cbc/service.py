@@ -707,8 +707,14 @@ class CbcService:
             dcs=message.dcs, content=message.pages,
         )  # fmt: skip
 
-    def _kill_pdu(self, peer: PeerRuntime, message: MessageRt, row: DeliveryRow) -> Pdu:
-        cells = message.alert.target.for_peer(peer.cfg.cells) or CellList(Discriminator.ALL_IN_BSC)
+    def _kill_pdu(
+        self, peer: PeerRuntime, message: MessageRt, row: DeliveryRow, cells: CellList | None = None
+    ) -> Pdu:
+        """KILL of `message` in `cells` (default: wherever the alert targets on this peer)."""
+        if cells is None:
+            cells = message.alert.target.for_peer(peer.cfg.cells) or CellList(
+                Discriminator.ALL_IN_BSC
+            )
         return Pdu(
             MsgType.KILL, message_id=message.identifier,
             old_serial=row.confirmed_serial or message.serial, cell_list=cells,
@@ -998,8 +1004,7 @@ class CbcService:
         alert.delivered = False
         alert.accepted_at = time.monotonic()
         fresh = [_message_rt(m, m.id, alert) for m in rows]
-        for message in fresh:
-            self._codes.setdefault(message.identifier, set()).add(message.code)
+        self._track(alert)
         log.info(
             "alert updated",
             extra={"alert_id": alert.id, "by": who, "stopped": len(stopped), "added": len(fresh)},
@@ -1046,15 +1051,17 @@ class CbcService:
             self._step(peer, delivery, Event.CANCEL)  # the area left this peer
             return
         before = old.for_peer(served)
-        held = delivery.row.confirmed_serial
-        if before is not None and held is not None and before.discriminator == cells.discriminator:
-            gone = tuple(c for c in before.cells if c not in set(cells.cells))
+        row = delivery.row
+        if (
+            before is not None
+            and row.confirmed_serial is not None
+            and (before.discriminator == cells.discriminator)
+        ):
+            staying = set(cells.cells)
+            gone = tuple(c for c in before.cells if c not in staying)
             if gone:  # a replace leaves other cells as they are: kill it where it left
-                etws = delivery.message.warning_type is not None
-                kill = Pdu(MsgType.KILL, message_id=delivery.message.identifier,
-                           old_serial=held, cell_list=CellList(cells.discriminator, gone),
-                           channel=None if etws else 0)  # fmt: skip
-                self._push(peer, 0, -1, kill)
+                left = CellList(cells.discriminator, gone)
+                self._push(peer, 0, -1, self._kill_pdu(peer, delivery.message, row, left))
         self._step(peer, delivery, Event.RETARGET)
 
     async def _require_known(self, alert_id: str) -> None:
