@@ -77,10 +77,15 @@ class OcsError(Exception):
 
 
 class OcsUnavailable(OcsError):
-    """The OCS could not be asked (down, timed out, refusing connections)."""
+    """The OCS could not be asked (down, timed out, refusing connections).
 
-    def __init__(self, reason: str) -> None:
+    `sent`: the request may have reached the OCS (a timeout, a connection lost while
+    waiting), so whatever it opens may be open there; False when it cannot have left.
+    """
+
+    def __init__(self, reason: str, sent: bool = True) -> None:
         super().__init__(UNABLE_TO_COMPLY, reason)
+        self.sent = sent
 
 
 class Ocs(Protocol):

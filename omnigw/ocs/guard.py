@@ -126,7 +126,24 @@ class GuardedOcs:
         try:
             return await self._attempt(self._backend.initiate, charge)
         except OcsUnavailable as exc:
+            if exc.sent:  # CGRateS may have opened it and reserved: closed once it is back
+                await self._keep((charge, "close"))
             return self._fall_back(charge, exc)
+        except OcsError:
+            await self._close(charge)
+            raise
+
+    async def _close(self, charge: Charge) -> None:
+        """End a charge CGRateS refused: it registers a session before it debits and keeps
+        it after a refusal or a grant of nothing (sessions/sessions.go 1667-1669 and 2668,
+        master 19463bd); with its session_ttl at the default 0, nothing else ever would.
+        Kept and retried like any usage if CGRateS cannot take it now."""
+        try:
+            await self._attempt(self._backend.end_session, replace(charge, used=0))
+        except OcsUnavailable:
+            await self._keep((charge, "close"))
+        except OcsError:
+            pass  # nothing open to close
 
     async def update(self, charge: Charge) -> Grant:
         if charge.key in self._offline:
@@ -177,7 +194,7 @@ class GuardedOcs:
 
     async def _attempt(self, call: Callable[[Charge], Awaitable[T]], charge: Charge) -> T:
         if not self.breaker.allow():
-            raise OcsUnavailable("OCS calls suspended after repeated failures")
+            raise OcsUnavailable("OCS calls suspended after repeated failures", sent=False)
         try:
             result = await call(charge)
         except OcsUnavailable:

@@ -108,7 +108,7 @@ class TcpJsonRpc:
                     loop.create_connection(_Connection, self._host, self._port), self._timeout
                 )
             except (OSError, TimeoutError) as exc:
-                raise OcsUnavailable(f"cannot connect to CGRateS: {exc}") from None
+                raise OcsUnavailable(f"cannot connect to CGRateS: {exc}", sent=False) from None
             self._slots[slot] = made
             return made
 
@@ -155,6 +155,8 @@ class HttpJsonRpc:
         payload = {"method": method, "params": [params], "id": next(self._ids)}
         try:
             response = await self._client.post(self._url, json=payload)
+        except httpx.ConnectError as exc:
+            raise OcsUnavailable(f"CGRateS unreachable: {exc!r}", sent=False) from None
         except httpx.TransportError as exc:
             raise OcsUnavailable(f"CGRateS unreachable: {exc!r}") from None
         if response.status_code != 200:

@@ -76,7 +76,7 @@ async def test_no_credit_and_unknown_account(ocs: CgratesOcs, cgrates: Cgrates) 
         await ocs.initiate(_charge("r0", 100))
     assert empty.value.result_code == CREDIT_LIMIT_REACHED
     with pytest.raises(OcsError) as unknown:
-        await ocs.initiate(_charge("r1", 100, account="nobody"))
+        await ocs.initiate(replace(_charge("r1", 100, account="nobody"), key="other_rg10"))
     assert unknown.value.result_code == USER_UNKNOWN
 
 

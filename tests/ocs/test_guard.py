@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -111,6 +112,49 @@ async def test_kept_usage_survives_our_restart(
         assert cgrates.charged("4911", "*data", START) - cgrates.state.lost["4911"] == 640
     finally:
         await again.close()
+
+
+async def test_a_refused_charge_leaves_no_session_open_in_cgrates(
+    cgrates: Cgrates, sqlite_engine: AsyncEngine
+) -> None:
+    """Issue 13, defect 5: CGRateS registers a session before it debits and keeps it after
+    refusing; omnigw never closed it, so it lived on (session_ttl 0) and the next CCR-I of
+    the same Session-Id got EXISTS."""
+    cgrates.add_account("broke", "*data", 0)
+    cgrates.add_account("barred", "*data", 5000)
+    cgrates.state.disabled.add("barred")
+    guard = await _guarded(cgrates, sqlite_engine, "reject")
+    try:
+        for account, code in (("broke", 4012), ("barred", 4010), ("nobody", 5030)):
+            charge = replace(_charge(0, 1000, 0), account=account, key=f"{account}_rg1")
+            for _ in range(2):  # the same charge again is refused the same way, not EXISTS
+                with pytest.raises(OcsError) as refused:
+                    await guard.initiate(charge)
+                assert refused.value.result_code == code
+        assert cgrates.state.sessions == {}
+    finally:
+        await guard.close()
+
+
+async def test_an_initiate_that_timed_out_is_closed_once_cgrates_answers(
+    cgrates: Cgrates, sqlite_engine: AsyncEngine
+) -> None:
+    """Issue 13, defect 5: an InitiateSession whose answer never came may have reserved;
+    omnigw keeps a close for it and sends it when CGRateS answers again."""
+    guard = await _guarded(cgrates, sqlite_engine, "reject")
+    try:
+        cgrates.latency = 1.0  # past omnigw's 0.5 s timeout; CGRateS still processes it
+        with pytest.raises(OcsError) as refused:
+            await guard.initiate(_charge(0, 1000, 0))
+        assert refused.value.result_code == 5012
+        await asyncio.sleep(0.6)
+        assert cgrates.state.balance("4911", "*data") == START - 1000  # reserved, unanswered
+        cgrates.latency = 0.0  # CGRateS is back
+        await _drained()
+        assert cgrates.state.sessions == {}
+        assert cgrates.state.balance("4911", "*data") == START  # the reservation refunded
+    finally:
+        await guard.close()
 
 
 def test_breaker_opens_after_failures_and_lets_one_trial_through() -> None:
