@@ -228,6 +228,19 @@ class Quota(Section):
     units: int = Field(default=1, ge=1, le=MAX_AMOUNT)
 
 
+class RatingRule(Section):
+    """What CGRateS rates the charges of one service by: its rating profile's Category and the
+    Destination its plan's prefixes are matched against. The first rule whose
+    `service_context` and `rating_group` both match (absent: any) applies."""
+
+    service_context: str | None = None  # Gy Service-Context-Id, e.g. "32260@3gpp.org"
+    rating_group: int | None = Field(default=None, ge=0)
+    category: str | None = Field(default=None, min_length=1)  # None: the unit's default
+    # A fixed Destination, or None: the called party or SMS recipient the request carries,
+    # else the unit's default.
+    destination: str | None = Field(default=None, min_length=1)
+
+
 class CgratesConfig(Section):
     """CGRateS SessionS over JSON-RPC: raw TCP (:2012, pipelined) or HTTP (:2080/jsonrpc)."""
 
@@ -243,6 +256,11 @@ class CgratesConfig(Section):
     # After TerminateSession, send the ended session to CGRateS CDRs (SessionSv1.ProcessCDR),
     # as CGRateS's own agents do with *cdrs: it is the account's usage history.
     cdrs: bool = True
+    # Category and Destination per service; without a matching rule, Category is "call",
+    # "data" or "sms" by unit (seconds, octets, units) and Destination the called party
+    # the request names, else "voice", "data" or "sms" (the constants of CGRateS's own
+    # Gy samples, which a tariff's *any destination rate matches).
+    rating: list[RatingRule] = Field(default_factory=list)
 
 
 class FailurePolicy(Section):

@@ -44,6 +44,8 @@ REQUESTED_ACTION, CC_FAILURE_HANDLING = 436, 427
 MULTIPLE_SERVICES_INDICATOR = 455
 # TS 32.299 (vendor 3GPP)
 REPORTING_REASON, TIME_QUOTA_THRESHOLD, VOLUME_QUOTA_THRESHOLD = 872, 868, 869
+SERVICE_INFORMATION, IMS_INFORMATION, CALLED_PARTY_ADDRESS = 873, 876, 832
+SMS_INFORMATION, RECIPIENT_INFO, RECIPIENT_ADDRESS, ADDRESS_DATA = 2000, 2026, 1201, 897
 
 AVP_UNSUPPORTED = 5001
 
@@ -120,6 +122,7 @@ class Ccr:
     subscriptions: list[tuple[int, str]]
     services: list[ServiceRequest]
     requested_action: int | None = None
+    called: str | None = None  # the called party or SMS recipient (Service-Information)
 
 
 @dataclass(slots=True)
@@ -242,16 +245,63 @@ def _subscription(entry: Entry) -> tuple[int, str]:
     return kind, data
 
 
+def _address(text: str) -> str:
+    """A party's number from a TEL or SIP URI ("tel:+4930123;npdi", "sip:+4930123@ims;user=
+    phone") or a plain address: what a tariff's destination prefixes are matched against."""
+    scheme, _, rest = text.partition(":")
+    if not rest or scheme.lower() not in ("tel", "sip", "sips"):
+        rest = text
+    return rest.split("@", 1)[0].split(";", 1)[0].strip()
+
+
+MAX_PARTY = 128  # longer is no party's number (E.164 has 15 digits)
+
+
+def _party(entry: Entry) -> str | None:
+    party = _address(_text(entry))
+    if len(party) > MAX_PARTY:
+        raise DecodeError(INVALID_AVP_VALUE, f"AVP {entry[0]}: a party of {len(party)} "
+                          f"characters (at most {MAX_PARTY})", Avp.of_entry(entry))  # fmt: skip
+    return party or None
+
+
+def _called_party(service_information: Entry) -> str | None:
+    """TS 32.299: IMS-Information/Called-Party-Address for a call, SMS-Information's
+    Recipient-Info/Recipient-Address/Address-Data (or an older release's Recipient-Address
+    directly in SMS-Information) for an SMS."""
+    for entry in walk(service_information[3]):
+        if entry[2] != TGPP:
+            continue
+        if entry[0] == IMS_INFORMATION:
+            for inner in walk(entry[3]):
+                if inner[0] == CALLED_PARTY_ADDRESS and inner[2] == TGPP:
+                    return _party(inner)
+        elif entry[0] == SMS_INFORMATION:
+            for inner in walk(entry[3]):
+                address = inner
+                if inner[0] == RECIPIENT_INFO and inner[2] == TGPP:
+                    address = next((a for a in walk(inner[3]) if a[0] == RECIPIENT_ADDRESS),
+                                   inner)  # fmt: skip
+                if address[0] == RECIPIENT_ADDRESS and address[2] == TGPP:
+                    for part in walk(address[3]):
+                        if part[0] == ADDRESS_DATA and part[2] == TGPP:
+                            return _party(part)
+    return None
+
+
 def parse_ccr(message: Message, default_unit: Unit = Unit.OCTETS) -> Ccr:
     """Read from the message's entries, never its `Avp` objects (see `codec.Message`)."""
     first: dict[int, Entry] = {}  # the first of each base/RFC 4006 AVP, in one pass
     repeated: list[Entry] = []  # Subscription-Id and MSCC, which may come several times
+    service_information: Entry | None = None
     for entry in message.entries:
         code = entry[0]
         if entry[2]:
             if entry[2] != TGPP and entry[1] & AVP_MANDATORY:
                 raise DecodeError(AVP_UNSUPPORTED, f"AVP {code} of vendor {entry[2]} is not "
                                   "supported", Avp.of_entry(entry))  # fmt: skip
+            if code == SERVICE_INFORMATION and entry[2] == TGPP:
+                service_information = entry
             continue
         if code not in CCR_AVPS and entry[1] & AVP_MANDATORY:
             raise DecodeError(AVP_UNSUPPORTED, f"AVP {code} is not supported",
@@ -290,8 +340,9 @@ def parse_ccr(message: Message, default_unit: Unit = Unit.OCTETS) -> Ccr:
         unit, amount = _units(walk(top_rsu[3]))
         services.append(ServiceRequest(None, 0, unit or default_unit, True,
                                        amount if unit else None, 0, False))  # fmt: skip
+    called = _called_party(service_information) if service_information is not None else None
     return Ccr(session_id, origin_host, request_type, number, context, subscriptions, services,
-               action)  # fmt: skip
+               action, called)  # fmt: skip
 
 
 def _granted(unit: Unit, amount: int) -> Avp:

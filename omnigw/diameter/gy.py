@@ -88,17 +88,20 @@ class OpenCharge:
     unit: Unit
     rating_group: int | None
     service_id: int | None
+    service_context: str
+    other_party: str | None
 
     @classmethod
-    def of(cls, session_id: str, service: ServiceRequest) -> OpenCharge:
-        return cls(f"{session_id}_{service.name}", service.unit, service.rating_group,
-                   service.service_id)  # fmt: skip
+    def of(cls, ccr: Ccr, service: ServiceRequest) -> OpenCharge:
+        return cls(f"{ccr.session_id}_{service.name}", service.unit, service.rating_group,
+                   service.service_id, ccr.service_context, ccr.called)  # fmt: skip
 
     def charge(
         self, session_id: str, request_id: str, account: str, requested: int | None, used: int
     ) -> Charge:
         return Charge(self.key, session_id, request_id, account, self.unit, requested, used,
-                      datetime.now(UTC), self.rating_group, self.service_id)  # fmt: skip
+                      datetime.now(UTC), self.rating_group, self.service_id,
+                      self.service_context, self.other_party)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -319,7 +322,7 @@ class GyApplication:
         current = session.charges.get(name)
         try:
             if current is None:
-                current = OpenCharge.of(session.id, service)
+                current = OpenCharge.of(ccr, service)
                 grant = await self._ocs.initiate(
                     current.charge(session.id, request_id, session.account, service.requested, 0)
                 )
@@ -386,7 +389,7 @@ class GyApplication:
             return account
 
         async def one(service: ServiceRequest) -> ServiceAnswer:
-            current = OpenCharge.of(ccr.session_id, service)
+            current = OpenCharge.of(ccr, service)
             request_id = self._request_id(ccr, service.name)
             try:
                 grant = await self._ocs.debit(

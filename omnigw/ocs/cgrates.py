@@ -62,6 +62,13 @@ def _from_cgrates(unit: Unit, amount: int) -> int:
     return amount // NANOS if unit is Unit.SECONDS else amount
 
 
+# Category and Destination of a charge no rating rule names, by unit
+DEFAULT_RATING = {
+    Unit.SECONDS: ("call", "voice"), Unit.OCTETS: ("data", "data"), Unit.UNITS: ("sms", "sms"),
+}  # fmt: skip
+RATINGS_KEPT = 4096  # distinct (service context, rating group, unit) resolved and remembered
+
+
 def _stamp(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
 
@@ -86,6 +93,8 @@ class CgratesOcs:
         # charge is not here: its times are then those of its last request, its usage the
         # last report (what CGRateS's own cached session still knows for 10 s).
         self._open: dict[str, OpenSession] = {}
+        # (service context, rating group, unit) -> (Category, fixed Destination or None)
+        self._ratings: dict[tuple[str, int | None, Unit], tuple[str, str | None]] = {}
 
     async def start(self) -> None:
         if self.cfg.transport == "tcp":
@@ -146,10 +155,34 @@ class CgratesOcs:
         except RpcError as exc:
             raise OcsError(result_code_of(str(exc)), f"CGRateS {method}: {exc}") from None
 
+    def _rating(self, charge: Charge) -> tuple[str, str]:
+        """Category and Destination: CGRateS picks the rating profile by Category and the
+        rate by the longest prefix of Destination (engine/calldesc.go 249-266,
+        engine/ratingprofile.go 224-270), so a number there must be a party's, never a
+        rating group's ("10" would be priced as a call to +1)."""
+        key = (charge.service_context, charge.rating_group, charge.unit)
+        found = self._ratings.get(key)
+        if found is None:
+            if len(self._ratings) >= RATINGS_KEPT:
+                self._ratings.clear()
+            found = self._ratings[key] = self._rule(*key)
+        category, destination = found
+        return category, destination or charge.other_party or DEFAULT_RATING[charge.unit][1]
+
+    def _rule(self, context: str, rating_group: int | None, unit: Unit) -> tuple[str, str | None]:
+        for rule in self.cfg.rating:
+            if rule.service_context not in (None, context):
+                continue
+            if rule.rating_group not in (None, rating_group):
+                continue
+            return rule.category or DEFAULT_RATING[unit][0], rule.destination
+        return DEFAULT_RATING[unit][0], None
+
     def _args(self, charge: Charge, **event: Any) -> dict[str, Any]:
         """A CGREvent (its fields sit beside the flags, as Go embeds the struct)."""
         session = self._open.get(charge.key)
         started = _stamp(session.started if session is not None else charge.at)
+        category, destination = self._rating(charge)
         return {
             "Tenant": self.cfg.tenant,
             "ID": charge.request_id,
@@ -163,8 +196,8 @@ class CgratesOcs:
                 "Tenant": self.cfg.tenant,
                 "Account": charge.account,
                 "Subject": charge.account,
-                "Destination": str(charge.rating_group or charge.service_id or 0),
-                "Category": "call",
+                "Destination": destination,
+                "Category": category,
                 "SetupTime": started,
                 "AnswerTime": started,
                 **event,

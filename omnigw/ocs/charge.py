@@ -59,6 +59,10 @@ class Charge:
     at: datetime
     rating_group: int | None = None
     service_id: int | None = None
+    service_context: str = ""  # Gy Service-Context-Id: which service is charged
+    # The party the charge is priced against: the called party of a call or the recipient
+    # of an SMS the client named, None when it named none.
+    other_party: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

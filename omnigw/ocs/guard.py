@@ -227,7 +227,8 @@ class GuardedOcs:
                 kind=kind, request_id=f"{charge.request_id}:{kind}", charge_key=charge.key,
                 session_id=charge.session_id, account=charge.account,
                 unit=UNIT_NAMES[charge.unit], used=charge.used if kind == "usage" else 0,
-                rating_group=charge.rating_group, at=charge.at,
+                rating_group=charge.rating_group, service_context=charge.service_context,
+                other_party=charge.other_party, at=charge.at,
             )
             for charge, kind in records
             if kind != "usage" or charge.used
@@ -289,7 +290,8 @@ class GuardedOcs:
             charge = Charge(
                 key=row.charge_key, session_id=row.session_id, request_id=row.request_id,
                 account=row.account, unit=UNITS_BY_NAME[row.unit], requested=None, used=row.used,
-                at=row.at, rating_group=row.rating_group,
+                at=row.at, rating_group=row.rating_group, service_context=row.service_context,
+                other_party=row.other_party,
             )  # fmt: skip
             call = self._backend.report if row.kind == "usage" else self._backend.end_session
             error: str | None = None

@@ -45,6 +45,9 @@ class UnreportedUsage(Base):
     unit: Mapped[str] = mapped_column(String(16))
     used: Mapped[int] = mapped_column(BigInteger)
     rating_group: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # What CGRateS rates the record by, as the charge's own requests were
+    service_context: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    other_party: Mapped[str | None] = mapped_column(String(256), nullable=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     # Set when the OCS refused the record (it is then kept, not retried, for the operator).

@@ -13,8 +13,13 @@ from typing import Any
 
 from diameter.message import Message as PdMessage
 from diameter.message.avp.grouped import (
+    ImsInformation,
     MultipleServicesCreditControl,
+    RecipientAddress,
+    RecipientInfo,
     RequestedServiceUnit,
+    ServiceInformation,
+    SmsInformation,
     SubscriptionId,
     UsedServiceUnit,
 )
@@ -51,6 +56,17 @@ def mscc(
     return item
 
 
+def called(address: str) -> ServiceInformation:
+    """Service-Information of an IMS call to `address` (TS 32.299 Called-Party-Address)."""
+    return ServiceInformation(ims_information=ImsInformation(called_party_address=address))
+
+
+def sms_to(address: str) -> ServiceInformation:
+    """Service-Information of an SMS to `address` (Recipient-Info/Recipient-Address)."""
+    recipient = RecipientInfo(recipient_address=[RecipientAddress(address_data=address)])
+    return ServiceInformation(sms_information=SmsInformation(recipient_info=[recipient]))
+
+
 def ccr(
     session_id: str,
     request_type: int,
@@ -62,6 +78,7 @@ def ccr(
     hop: int = 0,
     e2e: int = 0,
     requested_action: int | None = None,
+    service_information: ServiceInformation | None = None,
 ) -> bytes:
     request = CreditControlRequest()
     request.header.application_id = GY
@@ -84,6 +101,8 @@ def ccr(
         request.requested_action = requested_action
     for item in services:
         request.multiple_services_credit_control.append(item)
+    if service_information is not None:
+        request.service_information = service_information
     wire: bytes = request.as_bytes()
     return wire
 
