@@ -304,6 +304,9 @@ class GyApplication:
             if isinstance(account, Cca):
                 return account
             session.account = account
+            if not ccr.services:  # nothing to charge yet; but is there an account to charge?
+                await self._ocs.admit(account)
+                return Cca(SUCCESS)
         if kind is RequestType.TERMINATION:
             return await self._terminate(ccr, session)
         return self._outcome(await _gather([self._service(ccr, session, s) for s in ccr.services]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from omnigw.ocs.cgrates import NANOS, CgratesOcs
@@ -58,6 +59,19 @@ class Accounts(Protocol):
     async def usage(self, account: str, limit: int, offset: int) -> list[UsageRecord] | None:
         """The account's ended charges, newest first; None when there is no such account."""
         ...
+
+
+def _usable(balance: dict[str, Any], now: datetime) -> bool:
+    """What CGRateS would charge from: not disabled, not expired (engine/balances.go 130-140,
+    master 19463bd); Go's zero time (year 1) is "never expires"."""
+    if balance.get("Disabled"):
+        return False
+    expires = balance.get("ExpirationDate") or ""
+    try:
+        at = datetime.fromisoformat(expires)
+    except ValueError:
+        return True  # unreadable: counted, as CGRateS would count it
+    return at.year <= 1 or at.tzinfo is None or at >= now
 
 
 def _not_found(exc: RpcError) -> bool:
@@ -153,8 +167,9 @@ class CgratesAccounts:
         if reply is None:
             return None
         totals: dict[str, float] = {}
+        now = datetime.now(UTC)
         for kind, balances in (reply.get("BalanceMap") or {}).items():
-            value = sum(float(b.get("Value", 0)) for b in balances or [])
+            value = sum(float(b.get("Value", 0)) for b in balances or [] if _usable(b, now))
             name = BALANCE_NAMES.get(kind, kind)
             totals[name] = value / NANOS if kind == "*voice" else value
         return totals

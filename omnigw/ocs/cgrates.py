@@ -222,6 +222,20 @@ class CgratesOcs:
             raise OcsError(CREDIT_LIMIT_REACHED, f"{charge.account}: no credit")
         return Grant(amount, final=amount < wanted)
 
+    async def admit(self, account: str) -> None:
+        """APIerSv2.GetAccount: SessionS has no call that checks an account without rating
+        an event, and a session without a rating group has nothing to rate yet."""
+        try:
+            reply = await self.call(
+                "APIerSv2.GetAccount", {"Tenant": self.cfg.tenant, "Account": account}
+            )
+        except RpcError as exc:
+            if "NOT_FOUND" in str(exc):
+                raise OcsError(USER_UNKNOWN, f"no CGRateS account {account}") from None
+            raise OcsError(result_code_of(str(exc)), f"CGRateS GetAccount: {exc}") from None
+        if isinstance(reply, dict) and reply.get("Disabled"):
+            raise OcsError(END_USER_SERVICE_DENIED, f"CGRateS account {account} is disabled")
+
     async def initiate(self, charge: Charge) -> Grant:
         wanted = self._wanted(charge)
         usage = _to_cgrates(charge.unit, wanted)
@@ -261,10 +275,15 @@ class CgratesOcs:
         total = charge.used + (session.used if session is not None else 0)
         cdr = self._args(charge, Usage=_to_cgrates(charge.unit, total))
         await self.end_session(charge)
-        if not self.cfg.cdrs:
-            return
-        # CGRateS makes the CDR from the session it has just closed and debits nothing more;
-        # if it no longer has it, it rates this event: the whole session, its own times.
+        if self.cfg.cdrs:
+            # CGRateS makes the CDR from the session it has just closed and debits nothing
+            # more; if it no longer has it, it rates this event: the whole session, its times.
+            await self._send_cdr(charge, cdr)
+
+    async def _cdr(self, charge: Charge, used: int) -> None:
+        await self._send_cdr(charge, self._args(charge, Usage=_to_cgrates(charge.unit, used)))
+
+    async def _send_cdr(self, charge: Charge, cdr: dict[str, Any]) -> None:
         cdr["ID"] = f"{charge.request_id}:cdr"
         try:
             await self._call("SessionSv1.ProcessCDR", cdr)
@@ -286,7 +305,13 @@ class CgratesOcs:
             "SessionSv1.ProcessMessage",
             {"Debit": True, **self._args(charge, Usage=_to_cgrates(charge.unit, wanted))},
         )
-        return self._grant(charge, reply, wanted)
+        grant = self._grant(charge, reply, wanted)
+        if self.cfg.cdrs:
+            # ProcessMessage keeps no CDR; the one-time session it charged stays in the
+            # closed-sessions cache (sessions.go 1888, 1843), so this CDR is made from it and
+            # debits nothing more; past the cache, it is rated from this Usage, the grant.
+            await self._cdr(charge, grant.amount)
+        return grant
 
     async def report(self, charge: Charge) -> None:
         """Usage the failure policy kept while CGRateS was away, as a CDR (no session).

@@ -135,6 +135,9 @@ class EmbeddedOcs:
 
     # --- charging ------------------------------------------------------------------------
 
+    async def admit(self, account: str) -> None:
+        self._account(account)
+
     async def initiate(self, charge: Charge) -> Grant:
         return self._reserve(charge)
 

@@ -42,6 +42,7 @@ from omnigw.store.engine import SessionFactory
 log = logging.getLogger("omnigw.ocs")
 
 T = TypeVar("T")
+A = TypeVar("A")
 REPLAY_BATCH = 100
 
 
@@ -122,6 +123,13 @@ class GuardedOcs:
         generation = self._generation.get(charge.key)
         return charge if generation is None else replace(charge, key=f"{charge.key}#{generation}")
 
+    async def admit(self, account: str) -> None:
+        try:
+            await self._attempt(self._backend.admit, account)
+        except OcsUnavailable as exc:
+            if self._policy.action == "reject":
+                raise OcsError(self._policy.result_code, exc.reason) from None
+
     async def initiate(self, charge: Charge) -> Grant:
         try:
             return await self._attempt(self._backend.initiate, charge)
@@ -192,11 +200,11 @@ class GuardedOcs:
             await self._keep((replace(charge, used=grant.amount), "usage"))
             return grant
 
-    async def _attempt(self, call: Callable[[Charge], Awaitable[T]], charge: Charge) -> T:
+    async def _attempt(self, call: Callable[[A], Awaitable[T]], argument: A) -> T:
         if not self.breaker.allow():
             raise OcsUnavailable("OCS calls suspended after repeated failures", sent=False)
         try:
-            result = await call(charge)
+            result = await call(argument)
         except OcsUnavailable:
             self.breaker.failure()
             raise

@@ -291,3 +291,14 @@ async def _ask_message(app: GyApplication, message: Message) -> tuple[CreditCont
     parsed = PdMessage.from_bytes(encode(answer))
     assert isinstance(parsed, CreditControlAnswer)
     return parsed, answer.flags
+
+
+@pytest.mark.parametrize(("msisdn", "code"), [("4911", 2001), ("nobody", 5030), ("barred", 4010)])
+async def test_a_session_asking_for_nothing_yet_still_needs_a_usable_account(
+    ocs: EmbeddedOcs, msisdn: str, code: int
+) -> None:
+    """A CCR-I without MSCC is answered as its first charge would be (issue 13, defect 8)."""
+    await ocs.set_balance("barred", Unit.OCTETS, MB)
+    await ocs.set_disabled("barred", True)
+    cca, _ = await _ask(_app(ocs), ccr("s9", INITIAL, 0, msisdn=msisdn))
+    assert cca.result_code == code

@@ -23,7 +23,7 @@ from omnigw.ocs.charge import (
     Unit,
 )
 from omnigw.ocs.jsonrpc import RpcError, TcpJsonRpc
-from tests.support.cgrates import Cgrates
+from tests.support.cgrates import Cgrates, ExtraBalance
 
 NS = 1_000_000_000
 
@@ -188,6 +188,17 @@ async def test_suspend_and_resume_leave_an_operators_allow_negative_alone(
     account = await ocs._rpc.call("APIerSv2.GetAccount",
                                   {"Tenant": "cgrates.org", "Account": "4911"})  # fmt: skip
     assert (account["AllowNegative"], account["Disabled"]) == (True, False)
+
+
+async def test_balance_totals_leave_out_expired_and_disabled_balances(
+    ocs: CgratesOcs, cgrates: Cgrates
+) -> None:
+    """Issue 13, defect 8: totals counted balances CGRateS will never charge from."""
+    cgrates.add_balance("4911", ExtraBalance("*data", 5000, expires="2020-01-01T00:00:00Z"))
+    cgrates.add_balance("4911", ExtraBalance("*data", 7000, disabled=True))
+    cgrates.add_balance("4911", ExtraBalance("*sms", 3, expires="2020-06-30T12:00:00+02:00"))
+    totals = await CgratesAccounts(ocs).balances("4911")
+    assert totals == {"octets": 10_000, "seconds": 120, "units": 0}
 
 
 def _at(charge: Charge, seconds: float) -> Charge:

@@ -6,22 +6,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from diameter.message import Message as PdMessage
 from diameter.message.commands.credit_control import CreditControlAnswer
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from omnigw.config import CgratesConfig, FailurePolicy, GyConfig, Quota, RatingRule
+from omnigw.config import RatingRule
 from omnigw.diameter.ccr import parse_ccr
-from omnigw.diameter.codec import Avp, DecodeError, decode, encode
-from omnigw.diameter.gy import GyApplication
-from omnigw.ocs.cgrates import CgratesOcs
-from omnigw.ocs.guard import GuardedOcs
-from omnigw.store.engine import SessionFactory, session_factory
+from omnigw.diameter.codec import DecodeError, decode
+from tests.ocs.conftest import GyPath
 from tests.support.cgrates import NANOS, Cgrates, Tariff
 from tests.support.gy import called, ccr, mscc, sms_to
 
 INITIAL, T = 1, 3
-ORIGIN = [Avp.of_text(264, "omnigw.test"), Avp.of_text(296, "test")]
 VOICE = 3600 * NANOS
 
 
@@ -58,94 +52,59 @@ async def cgrates() -> AsyncIterator[Cgrates]:
     await server.stop()
 
 
-@pytest.fixture
-def sessions(sqlite_engine: AsyncEngine) -> SessionFactory:
-    return session_factory(sqlite_engine)
-
-
-async def _gy(
-    cgrates: Cgrates, sessions: SessionFactory, *rules: RatingRule
-) -> tuple[GyApplication, GuardedOcs]:
-    """The Gy path as the daemon builds it: CGRateS behind the failure policy."""
-    backend = CgratesOcs(CgratesConfig(port=cgrates.port, rating=list(rules)), Quota())
-    guarded = GuardedOcs(backend, FailurePolicy(), sessions)
-    await guarded.start()
-    # Gy serves every 3GPP service context here, SMS (32274) as well as PS (32251)
-    return GyApplication(GyConfig(service_context_suffix="@3gpp.org"), guarded, ORIGIN), guarded
-
-
-async def _ask(app: GyApplication, wire: bytes) -> CreditControlAnswer:
-    answer = PdMessage.from_bytes(encode(await app(decode(wire))))
-    assert isinstance(answer, CreditControlAnswer)
-    return answer
-
-
 def _result(cca: CreditControlAnswer) -> int:
     return int(cca.multiple_services_credit_control[0].result_code)
 
 
 async def test_a_rating_group_number_is_not_priced_as_a_phone_number(
-    cgrates: Cgrates, sessions: SessionFactory
+    cgrates: Cgrates, gy_path: GyPath
 ) -> None:
     """Destination was the rating group's number and Category always "call": a data charge
     of rating group 10 was priced as a call to a destination starting with "1" (per minute,
     so 1000 octets cost more than the balance). Data is now Category "data" and Destination
     "data", which the plan's *any data rate prices by the octet."""
     cgrates.state.destinations = {"DST_US": ("1",)}  # a plan keyed without the "+"
-    app, backend = await _gy(cgrates, sessions)
-    try:
-        cca = await _ask(app, ccr("d1", INITIAL, 0, mscc(10, rsu=1000)))
-        assert _result(cca) == 2001
-        await _ask(app, ccr("d1", T, 1, mscc(10, used=700)))
-        assert cgrates.state.balance("4911", "*data") == 10_000 - 700
-        [cdr] = cgrates.state.cdrs.values()
-        assert (cdr["Category"], cdr["Destination"]) == ("data", "data")
-    finally:
-        await backend.close()
+    client, _ = await gy_path()
+    cca = await client.ask(ccr("d1", INITIAL, 0, mscc(10, rsu=1000)))
+    assert _result(cca) == 2001
+    await client.ask(ccr("d1", T, 1, mscc(10, used=700)))
+    assert cgrates.state.balance("4911", "*data") == 10_000 - 700
+    [cdr] = cgrates.state.cdrs.values()
+    assert (cdr["Category"], cdr["Destination"]) == ("data", "data")
 
 
-async def test_a_call_is_priced_by_its_called_party(
-    cgrates: Cgrates, sessions: SessionFactory
-) -> None:
-    app, backend = await _gy(cgrates, sessions)
-    try:
-        to_us = called("tel:+15550100")
-        cca = await _ask(app, ccr("v1", INITIAL, 0, mscc(1, rsu=30, seconds=True),
-                                  service_information=to_us))  # fmt: skip
-        assert _result(cca) == 2001
-        await _ask(app, ccr("v1", T, 1, mscc(1, used=61, seconds=True)))
-        assert cgrates.state.balance("4911", "*voice") == VOICE - 120 * NANOS  # whole minutes
-        [cdr] = cgrates.state.cdrs.values()
-        assert (cdr["Category"], cdr["Destination"]) == ("call", "+15550100")
+async def test_a_call_is_priced_by_its_called_party(cgrates: Cgrates, gy_path: GyPath) -> None:
+    client, _ = await gy_path()
+    to_us = called("tel:+15550100")
+    cca = await client.ask(ccr("v1", INITIAL, 0, mscc(1, rsu=30, seconds=True),
+                              service_information=to_us))  # fmt: skip
+    assert _result(cca) == 2001
+    await client.ask(ccr("v1", T, 1, mscc(1, used=61, seconds=True)))
+    assert cgrates.state.balance("4911", "*voice") == VOICE - 120 * NANOS  # whole minutes
+    [cdr] = cgrates.state.cdrs.values()
+    assert (cdr["Category"], cdr["Destination"]) == ("call", "+15550100")
 
-        to_de = called("tel:+4930123456")  # the plan has no rate for it
-        cca = await _ask(app, ccr("v2", INITIAL, 0, mscc(1, rsu=30, seconds=True),
-                                  service_information=to_de))  # fmt: skip
-        assert cca.result_code == 5031  # RALS_ERROR:UNAUTHORIZED_DESTINATION
-        assert cgrates.state.sessions == {}  # and closed (defect 5)
-    finally:
-        await backend.close()
+    to_de = called("tel:+4930123456")  # the plan has no rate for it
+    cca = await client.ask(ccr("v2", INITIAL, 0, mscc(1, rsu=30, seconds=True),
+                              service_information=to_de))  # fmt: skip
+    assert cca.result_code == 5031  # RALS_ERROR:UNAUTHORIZED_DESTINATION
+    assert cgrates.state.sessions == {}  # and closed (defect 5)
 
 
 async def test_rules_set_category_and_destination_per_service(
-    cgrates: Cgrates, sessions: SessionFactory
+    cgrates: Cgrates, gy_path: GyPath
 ) -> None:
-    app, backend = await _gy(
-        cgrates,
-        sessions,
+    client, _ = await gy_path(
         RatingRule(rating_group=50, category="premium", destination="premium"),
         RatingRule(service_context="32274@3gpp.org", category="sms"),
     )
-    try:
-        await _ask(app, ccr("p1", INITIAL, 0, mscc(50, rsu=100)))
-        await _ask(app, ccr("p1", T, 1, mscc(50, used=100)))
-        sms = ccr("m1", INITIAL, 0, mscc(7, rsu=100), context="32274@3gpp.org",
-                  service_information=sms_to("491701234567"))  # fmt: skip
-        await _ask(app, sms)
-        await _ask(app, ccr("m1", T, 1, mscc(7, used=1), context="32274@3gpp.org"))
-        rated = sorted((c["OriginID"], c["Category"], c["Destination"])
-                       for c in cgrates.state.cdrs.values())  # fmt: skip
-        assert rated == [("m1_rg7", "sms", "491701234567"), ("p1_rg50", "premium", "premium")]
-        assert cgrates.state.balance("4911", "*data") == 10_000 - 100 - 1
-    finally:
-        await backend.close()
+    await client.ask(ccr("p1", INITIAL, 0, mscc(50, rsu=100)))
+    await client.ask(ccr("p1", T, 1, mscc(50, used=100)))
+    sms = ccr("m1", INITIAL, 0, mscc(7, rsu=100), context="32274@3gpp.org",
+              service_information=sms_to("491701234567"))  # fmt: skip
+    await client.ask(sms)
+    await client.ask(ccr("m1", T, 1, mscc(7, used=1), context="32274@3gpp.org"))
+    rated = sorted((c["OriginID"], c["Category"], c["Destination"])
+                   for c in cgrates.state.cdrs.values())  # fmt: skip
+    assert rated == [("m1_rg7", "sms", "491701234567"), ("p1_rg50", "premium", "premium")]
+    assert cgrates.state.balance("4911", "*data") == 10_000 - 100 - 1
