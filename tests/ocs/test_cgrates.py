@@ -221,6 +221,21 @@ async def test_the_cdr_carries_the_whole_session_and_its_answer_time(
     assert cdr["AnswerTime"] == cdr["SetupTime"] == start.at.isoformat().replace("+00:00", "Z")
 
 
+async def test_with_stored_session_costs_a_late_cdr_charges_nothing_twice(
+    ocs: CgratesOcs, cgrates: Cgrates
+) -> None:
+    """CGRateS setting the README asks for: sessions.store_session_costs. A CDR that comes
+    after the closed-session cache forgot its session is rated from the stored cost when it
+    carries the session's whole usage (engine/cdrs.go 171-204); with the last slice alone
+    it was refunded and debited again as that slice."""
+    cgrates.state.store_session_costs = True
+    cgrates.state.closed_ttl = 0.0
+    await ocs.initiate(_charge("r0", 1000))
+    await ocs.update(_charge("r1", 1000, used=600))
+    await ocs.terminate(_charge("r2", None, used=400))
+    assert cgrates.state.balance("4911", "*data") == 10_000 - 1000
+
+
 async def test_a_cached_session_keeps_its_answer_time_through_terminate(
     ocs: CgratesOcs, cgrates: Cgrates
 ) -> None:

@@ -190,11 +190,22 @@ class SessionS:
             times = {"SetupTime": start.get("SetupTime", ""), "AnswerTime": session.answer_time}
             self.store_cdr({**start, **times}, event_id, session.charged)
             return "OK"
-        # 4459-4466: no cached session, the event goes to CDRs with *rals: rated and, for
-        # *prepaid, debited by its own Usage; the balance may go negative.
+        # 4459-4466: no cached session, the event goes to CDRs with *rals and is rated by its
+        # own Usage. For *prepaid, engine/cdrs.go 171-204 first looks for the session's stored
+        # cost: the same usage is taken as it is; another is refunded and debited anew. With
+        # none stored, 278-280 debit the Usage again. A rating error marks the CDR (Cost -1,
+        # ExtraInfo) and debits nothing (323-331).
         usage = event.get("Usage", 0)
-        increment = self._rated(event)
-        self._debit(event["Account"], event["ToR"], round_up(usage, increment))
+        try:
+            increment = self._rated(event)
+        except CgrError as exc:
+            self.store_cdr(event, event_id, usage, error=str(exc))
+            return "OK"
+        stored = self.state.session_costs.get(key) if self.state.store_session_costs else None
+        if stored is None or stored[0] != usage:
+            if stored is not None:
+                self._debit(event["Account"], event["ToR"], -stored[1])
+            self._debit(event["Account"], event["ToR"], round_up(usage, increment))
         self.store_cdr(event, event_id, usage)
         return "OK"
 
@@ -203,6 +214,9 @@ class SessionS:
     def _close(self, key: str, session: Session) -> None:
         session.closed_at = self.state.clock()
         self.state.closed[key] = session
+        if self.state.store_session_costs:
+            debited = round_up(session.charged, session.increment)
+            self.state.session_costs[key] = (session.charged, debited)
 
     def _debit(self, account: str, tor: str, amount: int) -> None:
         self.state.accounts[account][tor] = self.state.balance(account, tor) - amount
@@ -231,12 +245,14 @@ class SessionS:
 
     # --- CDRs ------------------------------------------------------------------------------
 
-    def store_cdr(self, event: dict[str, Any], event_id: str, usage: int) -> None:
+    def store_cdr(self, event: dict[str, Any], event_id: str, usage: int, error: str = "") -> None:
         for run in self.state.charger_runs:
             key = event_id if run == "*default" else f"{event_id}:{run}"
-            self.state.cdrs[key] = self._external_cdr(event, run, usage)
+            self.state.cdrs[key] = self._external_cdr(event, run, usage, error)
 
-    def _external_cdr(self, event: dict[str, Any], run: str, usage: int) -> dict[str, Any]:
+    def _external_cdr(
+        self, event: dict[str, Any], run: str, usage: int, error: str
+    ) -> dict[str, Any]:
         tor = event["ToR"]
         return {
             "CGRID": session_key(event), "RunID": run, "OrderID": len(self.state.cdrs) + 1,
@@ -247,6 +263,6 @@ class SessionS:
             "Destination": event.get("Destination", ""), "SetupTime": event.get("SetupTime", ""),
             "AnswerTime": event.get("AnswerTime", ""),
             "Usage": go_duration(usage) if tor == "*voice" else str(usage),
-            "ExtraFields": {}, "CostSource": "*sessions", "Cost": float(usage),
-            "CostDetails": "", "ExtraInfo": "", "PreRated": False,
+            "ExtraFields": {}, "CostSource": "*sessions", "Cost": -1.0 if error else float(usage),
+            "CostDetails": "", "ExtraInfo": error, "PreRated": False,
         }  # fmt: skip

@@ -97,6 +97,10 @@ class State:
     # (config/config_defaults.go 347).
     closed: dict[str, Session] = field(default_factory=dict)
     closed_ttl: float = 10.0
+    # sessions.store_session_costs (config_defaults.go 683, default false): each closed
+    # session's cost is stored (sessions.go 1822-1828), by session key: (usage, debited).
+    store_session_costs: bool = False
+    session_costs: dict[str, tuple[int, int]] = field(default_factory=dict)
     # caches.partitions.*rpc_responses.limit: 0, the default, is no response cache at all
     # (config/config_defaults.go 346): a request sent twice is processed twice.
     rpc_responses_limit: int = 0
