@@ -1,5 +1,7 @@
-"""Gy load: an asyncio Gy client against omnigw (embedded; CGRateS stand-in over TCP) and
-against a minimal Gy server on python-diameter's own threaded Node, in the same run.
+"""Gy load: an asyncio Gy client against omnigw (embedded; CGRateS stand-in over TCP and over
+HTTP) and against a minimal Gy server on python-diameter's own threaded Node, in the same run.
+With `--baseline DIR` (a checkout of another omnigw revision) its omnigw is measured through
+the same stand-in over both transports too, for before/after figures from one run.
 
 Each server runs in its own process; the client does CER, then keeps `--concurrency`
 sessions going, each doing CCR-I, three CCR-U and CCR-T with one MSCC, for `--seconds`.
@@ -7,6 +9,7 @@ Printed per server: CCR/s, answer latency p50/p99 (client side), server CPU seco
 1000 CCRs and in all, server peak RSS.
 
     .venv/bin/python bench/gy_load.py --seconds 8 --concurrency 50 --rounds 3
+    git worktree add /tmp/before <rev> && .venv/bin/python bench/gy_load.py --baseline /tmp/before
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import asyncio
 import gc
 import itertools
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -26,7 +30,10 @@ from pathlib import Path
 
 import uvloop
 
+# A baseline server imports omnigw from its own tree (OMNIGW_TREE); all else from this one.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if os.environ.get("OMNIGW_TREE"):
+    sys.path.insert(0, os.environ["OMNIGW_TREE"])
 
 from bench.measure import cpu_and_rss
 from omnigw.config import CgratesConfig, FailurePolicy, GyConfig, Quota
@@ -73,7 +80,7 @@ def account(i: int) -> str:
 # --- servers (each in its own process) ---------------------------------------------------
 
 
-async def serve_omnigw(port: int, cgrates_port: int | None) -> None:
+async def serve_omnigw(port: int, cgrates_port: int | None, transport: str) -> None:
     directory = Path(tempfile.mkdtemp(prefix="omnigw-gy-"))
     url = f"sqlite+aiosqlite:///{directory / 'gy.db'}"
     await asyncio.to_thread(upgrade, url)
@@ -86,7 +93,8 @@ async def serve_omnigw(port: int, cgrates_port: int | None) -> None:
             await embedded.set_balance(account(i), Unit.OCTETS, 10**15)
         ocs = embedded
     else:
-        cfg = CgratesConfig(port=cgrates_port, connections=2)
+        cfg = CgratesConfig(transport=transport, port=cgrates_port, connections=2,  # type: ignore[arg-type]
+                            url=f"http://127.0.0.1:{cgrates_port}/jsonrpc")  # fmt: skip
         ocs = GuardedOcs(CgratesOcs(cfg, Quota()), FailurePolicy(), sessions)
         await ocs.start()
     origin = [Avp.of_text(ORIGIN_HOST, "omnigw.bench"), Avp.of_text(ORIGIN_REALM, "bench")]
@@ -291,9 +299,14 @@ async def load(port: int, seconds: float, concurrency: int) -> dict[str, float]:
             "p99": q[98] * 1000, "failures": client.failures}  # fmt: skip
 
 
-async def spawn(*args: str) -> asyncio.subprocess.Process:
+async def spawn(*args: str, tree: str | None = None) -> asyncio.subprocess.Process:
+    env = {**os.environ, "OMNIGW_TREE": tree} if tree else None
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, *args, stdout=asyncio.subprocess.PIPE, cwd=Path(__file__).parents[1]
+        sys.executable,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=Path(__file__).parents[1],
+        env=env,
     )
     assert proc.stdout is not None
     await proc.stdout.readline()  # "ready" (or the stand-in's ports)
@@ -301,8 +314,8 @@ async def spawn(*args: str) -> asyncio.subprocess.Process:
 
 
 async def measure(name: str, server_args: list[str], seconds: float, concurrency: int,
-                  port: int) -> dict[str, object]:  # fmt: skip
-    server = await spawn(*server_args)
+                  port: int, tree: str | None = None) -> dict[str, object]:  # fmt: skip
+    server = await spawn(*server_args, tree=tree)
     try:
         cpu0, _ = cpu_and_rss(server.pid)
         client0 = time.process_time()
@@ -316,22 +329,28 @@ async def measure(name: str, server_args: list[str], seconds: float, concurrency
             "cpu_per_ccr_us": (cpu1 - cpu0) / result["ccrs"] * 1_000_000, "rss": rss}  # fmt: skip
 
 
-async def main(seconds: float, concurrency: int, skip_python_diameter: bool, rounds: int) -> None:
+async def main(seconds: float, concurrency: int, skip_python_diameter: bool, rounds: int,
+               baseline: str | None) -> None:  # fmt: skip
     rows = []
     port = free_port()
     rows.append(await measure("omnigw, embedded OCS",
                               [__file__, "--serve", "omnigw", "--port", str(port)],
                               seconds, concurrency, port))  # fmt: skip
-    cgrates_port = free_port()
+    cgrates_port, cgrates_http = free_port(), free_port()
     accounts = [f"--account={account(i)}={10**15}:*data" for i in range(ACCOUNTS)]
-    stub = await spawn("-m", "tests.support.cgrates", "--port", str(cgrates_port), *accounts)
+    stub = await spawn("-m", "tests.support.cgrates", "--port", str(cgrates_port),
+                       "--http-port", str(cgrates_http), *accounts)  # fmt: skip
+    trees = [("omnigw", None)] + ([("baseline", baseline)] if baseline else [])
     try:
-        port = free_port()
-        rows.append(await measure(
-            "omnigw, CGRateS stand-in over TCP",
-            [__file__, "--serve", "omnigw", "--port", str(port), "--cgrates", str(cgrates_port)],
-            seconds, concurrency, port,
-        ))  # fmt: skip
+        for name, tree in trees:
+            for transport, target in (("tcp", cgrates_port), ("http", cgrates_http)):
+                port = free_port()
+                rows.append(await measure(
+                    f"{name}, CGRateS stand-in over {transport.upper()}",
+                    [__file__, "--serve", "omnigw", "--port", str(port), "--cgrates",
+                     str(target), "--transport", transport],
+                    seconds, concurrency, port, tree,
+                ))  # fmt: skip
         stub_cpu, stub_rss = cpu_and_rss(stub.pid)
     finally:
         stub.terminate()
@@ -381,11 +400,14 @@ if __name__ == "__main__":
     )
     parser.add_argument("--serve", choices=["omnigw", "python-diameter"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", help="another omnigw checkout, measured via the stand-in")
     parser.add_argument("--cgrates", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--transport", default="tcp", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve == "omnigw":
-        uvloop.run(serve_omnigw(args.port, args.cgrates))
+        uvloop.run(serve_omnigw(args.port, args.cgrates, args.transport))
     elif args.serve == "python-diameter":
         serve_python_diameter(args.port)
     else:
-        uvloop.run(main(args.seconds, args.concurrency, args.skip_python_diameter, args.rounds))
+        uvloop.run(main(args.seconds, args.concurrency, args.skip_python_diameter, args.rounds,
+                        args.baseline))  # fmt: skip

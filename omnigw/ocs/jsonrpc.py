@@ -16,11 +16,12 @@ import itertools
 import json
 from typing import Any, Protocol, cast
 
-import httpx
+import aiohttp
 
 from omnigw.ocs.charge import OcsUnavailable
 
-MAX_LINE = 4 * 1024 * 1024
+MAX_LINE = 4 * 1024 * 1024  # the longest reply taken, either transport
+_JSON = {"Content-Type": "application/json"}
 
 
 class RpcError(Exception):
@@ -135,37 +136,46 @@ class TcpJsonRpc:
 
 
 class HttpJsonRpc:
-    """JSON-RPC over HTTP POST, pooled keep-alive connections (httpx)."""
+    """JSON-RPC over HTTP POST on a few keep-alive connections (aiohttp's client: under Gy
+    load httpx's pool served a fraction of the requests per second, see bench/gy_load.py)."""
 
     def __init__(self, url: str, connections: int, timeout: float) -> None:
         self._url = url
         self._ids = itertools.count(1)
-        self._client = httpx.AsyncClient(
-            timeout=timeout,
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        )
+        self._connections = connections
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None  # made in the loop, on first use
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
         # Always in a task of its own: the Diameter node runs a request's first step before
-        # it has a task, and its rest in another (omnigw.eager), while httpx's cancel scopes
-        # must open and close in one task.
+        # it has a task (omnigw.eager), and aiohttp's timeouts need the task they run in.
         return await asyncio.ensure_future(self._call(method, params))
 
     async def _call(self, method: str, params: dict[str, Any]) -> Any:
-        payload = {"method": method, "params": [params], "id": next(self._ids)}
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self._connections)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+        payload = json.dumps({"method": method, "params": [params], "id": next(self._ids)})
         try:
-            response = await self._client.post(self._url, json=payload)
-        except httpx.ConnectError as exc:
-            raise OcsUnavailable(f"CGRateS unreachable: {exc!r}", sent=False) from None
-        except httpx.TransportError as exc:
+            async with self._session.post(self._url, data=payload, headers=_JSON) as response:
+                status = response.status
+                body = bytearray()
+                async for chunk in response.content.iter_any():
+                    body += chunk
+                    if len(body) > MAX_LINE:
+                        raise OcsUnavailable("CGRateS reply too long")
+        except aiohttp.ClientConnectorError as exc:
+            raise OcsUnavailable(f"CGRateS unreachable: {exc}", sent=False) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise OcsUnavailable(f"CGRateS unreachable: {exc!r}") from None
-        if response.status_code != 200:
-            raise OcsUnavailable(f"CGRateS answered HTTP {response.status_code}")
+        if status != 200:
+            raise OcsUnavailable(f"CGRateS answered HTTP {status}")
         try:
-            reply = response.json()
+            reply = json.loads(body)
         except ValueError:
             raise OcsUnavailable("CGRateS sent something that is not JSON") from None
         return _result(reply)
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()

@@ -20,10 +20,12 @@ from omnigw.ocs.charge import (
     Charge,
     Grant,
     OcsError,
+    OcsUnavailable,
     Unit,
 )
 from omnigw.ocs.jsonrpc import RpcError, TcpJsonRpc
 from tests.support.cgrates import Cgrates, ExtraBalance
+from tests.support.ports import free_port
 
 NS = 1_000_000_000
 
@@ -257,3 +259,20 @@ async def test_usage_counts_each_session_once_whatever_the_charger_runs(
     assert len(cgrates.state.cdrs) == 2
     records = await CgratesAccounts(ocs).usage("4911", limit=10, offset=0) or []
     assert [(r.charge, r.amount) for r in records] == [("sess_rg10", 300.0)]
+
+
+@pytest.mark.parametrize("transport", ["tcp", "http"])
+async def test_a_cgrates_that_cannot_be_reached_was_sent_nothing(transport: str) -> None:
+    """Connection refused: the request cannot have opened anything in CGRateS, so the failure
+    policy keeps no close for it (a timeout, by contrast, may have: see test_guard.py)."""
+    port = free_port()
+    cfg = CgratesConfig(transport=transport, port=port, timeout_seconds=0.5,  # type: ignore[arg-type]
+                        url=f"http://127.0.0.1:{port}/jsonrpc")  # fmt: skip
+    backend = CgratesOcs(cfg, Quota())
+    await backend.start()
+    try:
+        with pytest.raises(OcsUnavailable) as down:
+            await backend.initiate(_charge("r0", 10))
+        assert down.value.sent is False
+    finally:
+        await backend.close()
