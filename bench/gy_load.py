@@ -93,7 +93,7 @@ async def serve_omnigw(port: int, cgrates_port: int | None, transport: str) -> N
             await embedded.set_balance(account(i), Unit.OCTETS, 10**15)
         ocs = embedded
     else:
-        cfg = CgratesConfig(transport=transport, port=cgrates_port, connections=2,  # type: ignore[arg-type]
+        cfg = CgratesConfig(transport=transport, port=cgrates_port,  # type: ignore[arg-type]
                             url=f"http://127.0.0.1:{cgrates_port}/jsonrpc")  # fmt: skip
         ocs = GuardedOcs(CgratesOcs(cfg, Quota()), FailurePolicy(), sessions)
         await ocs.start()
@@ -301,12 +301,15 @@ async def load(port: int, seconds: float, concurrency: int) -> dict[str, float]:
 
 async def spawn(*args: str, tree: str | None = None) -> asyncio.subprocess.Process:
     env = {**os.environ, "OMNIGW_TREE": tree} if tree else None
+    # A baseline may fail every request (that can be the point of it): its log is not shown.
+    stderr = asyncio.subprocess.DEVNULL if tree else None
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         *args,
         stdout=asyncio.subprocess.PIPE,
         cwd=Path(__file__).parents[1],
         env=env,
+        stderr=stderr,
     )
     assert proc.stdout is not None
     await proc.stdout.readline()  # "ready" (or the stand-in's ports)

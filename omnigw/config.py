@@ -248,7 +248,9 @@ class CgratesConfig(Section):
     host: str = "127.0.0.1"
     port: Port = 2012
     url: str = "http://127.0.0.1:2080/jsonrpc"
-    connections: int = Field(default=2, ge=1, le=64)
+    # Connections to CGRateS; by default 2 for tcp (each carries many requests at once) and
+    # 16 for http (HTTP/1.1 carries one request at a time per connection).
+    connections: int | None = Field(default=None, ge=1, le=64)
     timeout_seconds: float = Field(default=2.0, gt=0)
     tenant: str = "cgrates.org"
     origin_host: str = "omnigw"  # CGRateS keys sessions by OriginID + OriginHost: keep it fixed

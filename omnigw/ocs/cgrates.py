@@ -97,12 +97,12 @@ class CgratesOcs:
         self._ratings: dict[tuple[str, int | None, Unit], tuple[str, str | None]] = {}
 
     async def start(self) -> None:
-        if self.cfg.transport == "tcp":
-            self._rpc = TcpJsonRpc(
-                self.cfg.host, self.cfg.port, self.cfg.connections, self.cfg.timeout_seconds
-            )
+        cfg = self.cfg
+        if cfg.transport == "tcp":
+            pool = cfg.connections or 2
+            self._rpc = TcpJsonRpc(cfg.host, cfg.port, pool, cfg.timeout_seconds)
         else:
-            self._rpc = HttpJsonRpc(self.cfg.url, self.cfg.connections, self.cfg.timeout_seconds)
+            self._rpc = HttpJsonRpc(cfg.url, cfg.connections or 16, cfg.timeout_seconds)
         await self._check_response_cache()
 
     async def _check_response_cache(self) -> None:
