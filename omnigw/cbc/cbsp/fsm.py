@@ -1,7 +1,9 @@
 """CBSP link state machine: RESET at link-up, keep-alive, error indications.
 
-Events in, actions out; time lives in the link (timers are named actions).
-Everything that is not link housekeeping is handed up with `Deliver`.
+Events in, actions out; time lives in the link (timers are named actions). Every PDU
+the peer sends comes through here. Everything that is not link housekeeping is handed
+up: answers to the delivery engine's requests with `DeliverAnswer` (read only as far as
+matching needs, see `codec.peek`), other PDUs with `Deliver`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from omnigw.cbc.cbsp.codec import (
     Discriminator,
     MsgType,
     Pdu,
+    Summary,
 )
 
 KEEPALIVE = "keepalive"
@@ -36,6 +39,14 @@ class Received:
 
 
 @dataclass(frozen=True, slots=True)
+class Answered:
+    """An answer to a WRITE-REPLACE, KILL or status query, peeked, not decoded."""
+
+    summary: Summary
+    frame: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Malformed:
     error: DecodeError
     at: float  # loop time: ERROR INDICATIONs are rate-limited
@@ -51,7 +62,7 @@ class TimerExpired:
     name: str
 
 
-Event = Connected | Received | Malformed | TimerExpired | Probe
+Event = Connected | Received | Answered | Malformed | TimerExpired | Probe
 
 
 # --- actions -------------------------------------------------------------------------
@@ -91,6 +102,14 @@ class Deliver:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliverAnswer:
+    """An answer for the delivery engine, with the frame it keeps as the peer's report."""
+
+    summary: Summary
+    frame: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class ProtocolError:
     """Count, and log when `answered`: the peer sent something malformed, answered with an
     ERROR INDICATION unless the peer is flooding us (then only counted)."""
@@ -100,7 +119,7 @@ class ProtocolError:
     answered: bool = True
 
 
-Action = Send | StartTimer | CancelTimer | Close | Up | Deliver | ProtocolError
+Action = Send | StartTimer | CancelTimer | Close | Up | Deliver | DeliverAnswer | ProtocolError
 
 
 class State(Enum):
@@ -131,6 +150,8 @@ class LinkFsm:
     def handle(self, event: Event) -> list[Action]:
         if self.state is State.CLOSED:
             return []
+        if isinstance(event, Answered):  # the hot path: one per delivery, first
+            return [DeliverAnswer(event.summary, event.frame)]
         if isinstance(event, Connected):
             if event.reset:
                 self.state = State.RESETTING

@@ -25,10 +25,12 @@ from omnigw.cbc.cbsp.codec import (
 )
 from omnigw.cbc.cbsp.fsm import (
     Action,
+    Answered,
     CancelTimer,
     Close,
     Connected,
     Deliver,
+    DeliverAnswer,
     Event,
     LinkFsm,
     Malformed,
@@ -132,7 +134,7 @@ class CbspLink(asyncio.Protocol):
     def _frame(self, frame: bytes) -> None:
         try:
             if frame[0] in ANSWERS:
-                self._handler.link_answer(self, peek(frame), frame)
+                self._feed(Answered(peek(frame), frame))
                 return
             pdu = decode(frame)
         except DecodeError as exc:
@@ -185,7 +187,9 @@ class CbspLink(asyncio.Protocol):
             self._execute(action)
 
     def _execute(self, action: Action) -> None:
-        if isinstance(action, Send):
+        if isinstance(action, DeliverAnswer):  # one per delivery: checked first
+            self._handler.link_answer(self, action.summary, action.frame)
+        elif isinstance(action, Send):
             self.send(action.pdu)
         elif isinstance(action, StartTimer):
             self._timers.start(action.name, action.seconds)
