@@ -88,7 +88,7 @@ async def main(bscs: int, cells: int, rounds: int) -> None:
     peers = []
     for index in range(bscs):
         to_bsc = Pipe(fleet_address(index))
-        to_bsc.protocol = service._accept()  # what the CBSP listener does on a connection
+        to_bsc.protocol = service.cbsp.accept()  # what the CBSP listener does on a connection
         to_bsc.protocol.connection_made(to_bsc)  # admitted: the link takes the transport
         link = to_bsc.protocol
         bsc = SimBsc(fleet_cells(index, cells, "901", "70"))

@@ -15,6 +15,7 @@ from omnigw.cbc import cap as cap_xml
 from omnigw.cbc import inventory
 from omnigw.cbc.areas import AreaError, Areas, CellPosition, Target
 from omnigw.cbc.cap import MAX_POLYGON_POINTS
+from omnigw.cbc.cbsp.adapter import REPETITION_UNIT
 from omnigw.cbc.cbsp.codec import Category
 from omnigw.cbc.messages import (
     AlertClass,
@@ -29,7 +30,7 @@ from omnigw.cbc.messages import (
 from omnigw.cbc.metrics import REJECTED
 from omnigw.cbc.models import Alert
 from omnigw.cbc.results import cells_of
-from omnigw.cbc.service import REPETITION_UNIT, AlertSpec, CbcService, Text
+from omnigw.cbc.service import AlertSpec, CbcService, Text
 from omnigw.errors import Invalid, NotFound
 from omnigw.identity.permissions import Permission
 

@@ -8,7 +8,7 @@ import pytest
 
 from omnigw.cbc.cbsp.codec import Pdu
 from omnigw.cbc.cbsp.link import CbspLink
-from omnigw.cbc.service import CbcService
+from omnigw.cbc.cbsp.peers import CbspPeers
 from tests.support import tshark
 
 SENT: list[bytes] = []
@@ -16,15 +16,15 @@ SENT: list[bytes] = []
 
 @pytest.fixture(scope="session", autouse=True)
 def cbsp_pdus_pass_tshark() -> Iterator[None]:
-    original = CbcService.link_sent
+    original = CbspPeers.link_sent
 
-    def record(self: CbcService, link: CbspLink, pdu: Pdu, wire: bytes) -> None:
+    def record(self: CbspPeers, link: CbspLink, pdu: Pdu, wire: bytes) -> None:
         SENT.append(wire)
         original(self, link, pdu, wire)
 
-    CbcService.link_sent = record  # type: ignore[method-assign]
+    CbspPeers.link_sent = record  # type: ignore[method-assign]
     yield
-    CbcService.link_sent = original  # type: ignore[method-assign]
+    CbspPeers.link_sent = original  # type: ignore[method-assign]
     if not SENT or not tshark.available():
         return
     rows = tshark.fields(SENT, 48049, ["cbsp.msg_type"])

@@ -1,0 +1,162 @@
+"""The CBSP peers: the listener and its admission of configured BSCs, client-mode reconnects,
+and each link's events handed to the delivery engine through the CBSP adapter."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from omnigw.cbc.cbsp.adapter import CbspSouthbound
+from omnigw.cbc.cbsp.codec import Cause, Pdu, Summary
+from omnigw.cbc.cbsp.fsm import LinkFsm
+from omnigw.cbc.cbsp.link import CbspLink, Reconnector
+from omnigw.cbc.engine import DeliveryEngine
+from omnigw.cbc.metrics import CBSP_ERRORS, MESSAGES, PEER_UP, SECOND_CONNECTIONS, UNKNOWN_PEERS
+from omnigw.cbc.runtime import PeerRuntime, Runtime
+from omnigw.config import CbspSettings
+
+log = logging.getLogger("omnigw.cbc")
+
+INTERFACE = "cbsp"
+
+
+class CbspPeers:
+    def __init__(
+        self,
+        cfg: CbspSettings,
+        runtime: Runtime,
+        engine: DeliveryEngine,
+        southbound: CbspSouthbound,
+    ) -> None:
+        self.cfg = cfg
+        self._rt = runtime
+        self._engine = engine
+        self._south = southbound
+        self._peers = {n: p for n, p in runtime.peers.items() if p.interface == INTERFACE}
+        self._by_address = {
+            str(p.cfg.address): name for name, p in self._peers.items() if p.cfg.mode == "server"
+        }
+        self._server: asyncio.Server | None = None
+        self._reconnectors: list[Reconnector] = []
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        for peer in self._peers.values():
+            PEER_UP.labels(peer.cfg.name, INTERFACE).set(0)
+        if self._by_address:
+            self._server = await loop.create_server(self.accept, str(self.cfg.bind), self.cfg.port)
+        for peer in self._peers.values():
+            if peer.cfg.mode == "client":
+                reconnector = Reconnector(
+                    str(peer.cfg.address),
+                    peer.cfg.port,
+                    lambda p=peer: self._make_link(p),  # type: ignore[misc]
+                    ceiling=self.cfg.reconnect_max_seconds,
+                )
+                reconnector.start()
+                self._reconnectors.append(reconnector)
+
+    async def stop(self) -> None:
+        for reconnector in self._reconnectors:
+            await reconnector.stop()
+        if self._server is not None:
+            self._server.close()
+        for peer in self._peers.values():
+            if isinstance(peer.link, CbspLink):
+                peer.link.close("shutting down")
+
+    async def closed(self) -> None:
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    def bound_port(self) -> int | None:
+        if self._server is None:
+            return None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    # --- admission -------------------------------------------------------------------------
+
+    def _make_link(self, peer: PeerRuntime) -> CbspLink:
+        s = self.cfg
+        fsm = LinkFsm(s.keepalive_seconds, s.keepalive_timeout_seconds, s.reset_timeout_seconds)
+        return CbspLink(peer.cfg.name, fsm, self, lambda: peer.cfg.name not in self._rt.holding)
+
+    def accept(self) -> asyncio.Protocol:
+        return _Gate(self)
+
+    def admit(self, address: str) -> CbspLink | None:
+        """Server mode: a link for a configured peer's address, or None to refuse it."""
+        name = self._by_address.get(address)
+        if name is None:
+            UNKNOWN_PEERS.labels(INTERFACE).inc()
+            log.warning("refused CBSP connection from an unknown peer", extra={"remote": address})
+            return None
+        peer = self._peers[name]
+        if isinstance(peer.link, CbspLink):
+            # Never silently replaced: the established link is asked for a KEEP-ALIVE and
+            # the newcomer refused. A link that does not answer closes within the
+            # keep-alive timeout, and the BSC's next attempt is admitted.
+            peer.link.probe()
+            SECOND_CONNECTIONS.labels(name, INTERFACE).inc()
+            log.warning(
+                "refused a second CBSP connection from a peer's address; its established "
+                "link is being checked",
+                extra={"peer": name, "remote": address},
+            )
+            return None
+        return self._make_link(peer)
+
+    # --- LinkHandler -----------------------------------------------------------------------
+
+    def link_up(self, link: CbspLink) -> None:
+        peer = self._peers[link.peer]
+        peer.link, peer.writable = link, True
+        PEER_UP.labels(link.peer, INTERFACE).set(1)
+        log.info("CBSP link up", extra={"peer": link.peer})
+        asyncio.get_running_loop().call_soon(self._engine.peer_up, peer)
+
+    def link_down(self, link: CbspLink, reason: str) -> None:
+        peer = self._peers[link.peer]
+        if peer.link is not link:
+            return
+        peer.link = None
+        PEER_UP.labels(link.peer, INTERFACE).set(0)
+        log.warning("CBSP link down", extra={"peer": link.peer, "reason": reason})
+        self._engine.peer_down(peer)
+
+    def link_writable(self, link: CbspLink, writable: bool) -> None:
+        self._engine.writable(self._peers[link.peer], writable)
+
+    def link_error(self, link: CbspLink, cause: int, reason: str, answered: bool = True) -> None:
+        name = Cause(cause).name.lower() if cause in Cause._value2member_map_ else str(cause)
+        CBSP_ERRORS.labels(link.peer, name).inc()
+        if answered:  # a flood is counted, not logged line by line (see LinkFsm)
+            log.warning(
+                "CBSP protocol error", extra={"peer": link.peer, "cause": name, "reason": reason}
+            )
+
+    def link_sent(self, link: CbspLink, pdu: Pdu, wire: bytes) -> None:
+        MESSAGES.inc(self._peers[link.peer].sent)
+
+    def link_answer(self, link: CbspLink, summary: Summary, frame: bytes) -> None:
+        self._south.answer(self._engine, self._peers[link.peer], summary, frame)
+
+    def link_pdu(self, link: CbspLink, pdu: Pdu) -> None:
+        self._south.indication(self._engine, self._peers[link.peer], pdu)
+
+
+class _Gate(asyncio.Protocol):
+    """Server-mode admission: checks the remote address, then gives the transport to a
+    CbspLink, so a peer's bytes go straight to its link from then on."""
+
+    def __init__(self, peers: CbspPeers) -> None:
+        self._peers = peers
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        address = transport.get_extra_info("peername")[0]
+        link = self._peers.admit(address)
+        if link is None:
+            transport.close()
+            return
+        transport.set_protocol(link)
+        link.connection_made(transport)
