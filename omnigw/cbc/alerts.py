@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import secrets
 from collections.abc import Sequence
@@ -22,18 +21,16 @@ from sqlalchemy.orm import selectinload
 
 from omnigw.cbc.areas import Target
 from omnigw.cbc.cbsp.codec import Category, Content
+from omnigw.cbc.composer import Composer, Wanted
 from omnigw.cbc.delivery import Event
 from omnigw.cbc.engine import DeliveryEngine
 from omnigw.cbc.messages import (
     AlertClass,
     EncodedText,
     GeoScope,
-    SerialNumber,
     class_of,
     encode_text,
-    etws_warning_type,
     is_etws,
-    message_identifier,
 )
 from omnigw.cbc.metrics import ALERTS
 from omnigw.cbc.models import Alert, AlertEvent, Message
@@ -75,8 +72,7 @@ class AlertService:
         self._rt = runtime
         self._engine = engine
         self._submit_lock = asyncio.Lock()
-        self.message_ids = itertools.count(1)  # continued from the store at load
-        self.last_code: dict[int, int] = {}  # message identifier -> last code given
+        self.composer = Composer(runtime)
         self.counts: dict[str, int] = {}  # alerts by state, for the gauge
         self._expiry: asyncio.Task[None] | None = None
 
@@ -88,81 +84,12 @@ class AlertService:
         if self._expiry is not None:
             self._expiry.cancel()
 
-    def _live_codes(self, identifier: int) -> set[int]:
-        return self._rt.codes.get(identifier, set())
-
-    def _allocate_code(self, identifier: int) -> int:
-        """A message code no live message with this identifier uses (TS 23.041 9.4.1.2.1)."""
-        used = self._live_codes(identifier)
-        start = self.last_code.get(identifier, 0) + 1
-        for offset in range(1024):
-            code = (start + offset) % 1024
-            if code not in used:
-                self.last_code[identifier] = code
-                return code
-        raise Conflict(f"message identifier {identifier}: all 1024 message codes are live")
-
-    @staticmethod
-    def _messages(spec: AlertSpec) -> list[tuple[int, Text | None, EncodedText | None]]:
-        """(identifier, text, encoding) per message of the alert; raises on bad input."""
-        if spec.identifier is not None:
-            enc = spec.encoded
-            if enc is None and spec.texts:
-                enc = encode_text(spec.texts[0].text, spec.texts[0].language)
-            return [(spec.identifier, spec.texts[0] if spec.texts else None, enc)]
-        assert spec.alert_class is not None
-        if is_etws(spec.alert_class):
-            text = spec.texts[0] if spec.texts else None
-            return [(message_identifier(spec.alert_class), text, None)]
-        languages = [t.language for t in spec.texts]
-        if len(set(languages)) != len(languages):
-            raise Invalid("texts: each language at most once (one message per language)")
-        out: list[tuple[int, Text | None, EncodedText | None]] = []
-        for index, text in enumerate(spec.texts):
-            ident = message_identifier(
-                spec.alert_class, index > 0, spec.severity, spec.urgency, spec.certainty
-            )
-            out.append((ident, text, encode_text(text.text, text.language)))
-        return out
-
-    def _message_rows(
-        self,
-        alert_id: str,
-        spec: AlertSpec,
-        cls: AlertClass | None,
-        messages: Sequence[tuple[int, Text | None, EncodedText | None]],
-        first_index: int,
-    ) -> list[Message]:
-        """New message rows, each with its serial number (held under the submit lock)."""
-        rows: list[Message] = []
-        for index, (ident, text, enc) in enumerate(messages, first_index):
-            if spec.serial is not None:
-                if spec.serial.message_code in self._live_codes(ident):
-                    code = spec.serial.message_code
-                    raise Conflict(f"message {ident} with code {code} is already active")
-                serial = spec.serial
-            else:
-                serial = SerialNumber(spec.target.scope, self._allocate_code(ident), 0)
-            warning = spec.warning_type
-            if warning is None and cls is not None and is_etws(cls):
-                warning = etws_warning_type(cls)
-            rows.append(Message(
-                id=next(self.message_ids), alert_id=alert_id, index=index,
-                language=text.language if text else None,
-                text=text.text if text else "", message_identifier=ident,
-                geo_scope=int(serial.geo_scope), message_code=serial.message_code,
-                update_number=serial.update_number, dcs=enc.dcs if enc else 0,
-                pages=[[p.length, p.content.hex()] for p in (enc.pages if enc else ())],
-                warning_type=warning, stopped_at=None,
-            ))  # fmt: skip
-        return rows
-
     async def submit(self, spec: AlertSpec, who: str) -> str:
         """Validate, store and start delivering an alert; returns once it is durable."""
         etws = spec.alert_class is not None and is_etws(spec.alert_class)
         if not spec.texts and spec.encoded is None and spec.warning_type is None and not etws:
             raise Invalid("texts: at least one text is required")
-        messages = self._messages(spec)
+        messages = self.composer.messages(spec)
         cls = spec.alert_class or (class_of(spec.identifier) if spec.identifier else None)
         priority = priority_of(cls)
         category = spec.category if spec.category is not None else (
@@ -184,7 +111,7 @@ class AlertService:
                 target=spec.target.to_json(), submitted_by=who, expires_at=spec.expires_at,
                 created_at=now, updated_at=now, ended_at=None, completed_at=None, chain=None,
             )  # fmt: skip
-            rows = self._message_rows(alert_id, spec, cls, messages, 0)
+            rows = self.composer.rows(alert_id, spec, cls, messages, 0)
             await self._store_alert(
                 alert_id,
                 [
@@ -247,7 +174,7 @@ class AlertService:
             # 9.4.1.2.2): the order of the update's texts says nothing about that.
             order = {m.language: i for i, m in enumerate(self._current(alert))}
             texts = sorted(spec.texts, key=lambda t: order.get(t.language, len(order)))
-            wanted = self._messages(replace(spec, texts=tuple(texts)))
+            wanted = self.composer.messages(replace(spec, texts=tuple(texts)))
             await self._revise(alert, wanted, spec, cls, who, reference)
 
     async def revise_texts(self, alert_id: str, texts: Sequence[Text], who: str) -> None:
@@ -289,7 +216,7 @@ class AlertService:
     async def _revise(
         self,
         alert: AlertRt,
-        wanted: Sequence[tuple[int, Text | None, EncodedText | None]],
+        wanted: Sequence[Wanted],
         spec: AlertSpec,
         cls: AlertClass | None,
         who: str,
@@ -300,12 +227,12 @@ class AlertService:
         every current message in order, None for a text that stays as it is."""
         if keep_unnamed:
             kept = [(m, t, e) for m, (_, t, e) in zip(self._current(alert), wanted, strict=True)]
-            added: list[tuple[int, Text | None, EncodedText | None]] = []
+            added: list[Wanted] = []
             stopped: list[MessageRt] = []
         else:
             kept, added, stopped = self._match(alert, wanted)
         now = utcnow()
-        rows = self._message_rows(alert.id, spec, cls, added, len(alert.messages))
+        rows = self.composer.rows(alert.id, spec, cls, added, len(alert.messages))
         old_target, priority = alert.target, priority_of(cls)
         chain = sorted(alert.chain | ({reference} if reference else set()))
         changes: list[dict[str, Any]] = []
@@ -365,16 +292,16 @@ class AlertService:
             self._engine.publish(message)
 
     def _match(
-        self, alert: AlertRt, wanted: Sequence[tuple[int, Text | None, EncodedText | None]]
+        self, alert: AlertRt, wanted: Sequence[Wanted]
     ) -> tuple[
         list[tuple[MessageRt, Text | None, EncodedText | None]],
-        list[tuple[int, Text | None, EncodedText | None]],
+        list[Wanted],
         list[MessageRt],
     ]:
         """(kept, added, stopped): `wanted` matched to the current messages by language."""
         current = {m.language: m for m in self._current(alert)}
         kept: list[tuple[MessageRt, Text | None, EncodedText | None]] = []
-        added: list[tuple[int, Text | None, EncodedText | None]] = []
+        added: list[Wanted] = []
         stopped: list[MessageRt] = []
         for ident, text, enc in wanted:
             message = current.pop(text.language if text else None, None)

@@ -97,7 +97,7 @@ class CbcService:
                     )
                 )
             )  # fmt: skip
-            self.alerts.last_code = {ident: code for ident, code in last}
+            self.alerts.composer.last_code = {ident: code for ident, code in last}
             counts = await s.execute(select(Alert.state, func.count()).group_by(Alert.state))
             self.alerts.counts = {state: count for state, count in counts}
             # We are the store's only writer of messages and deliveries: number them
@@ -105,7 +105,7 @@ class CbcService:
             last_id = (await s.execute(select(func.max(Delivery.id)))).scalar()
             self.engine.delivery_ids = itertools.count((last_id or 0) + 1)
             last_id = (await s.execute(select(func.max(Message.id)))).scalar()
-            self.alerts.message_ids = itertools.count((last_id or 0) + 1)
+            self.alerts.composer.message_ids = itertools.count((last_id or 0) + 1)
         self.engine.add_missing_deliveries()
 
     def _adopt(self, alert: Alert) -> None:
