@@ -20,12 +20,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from omnigw.cbc.areas import Target
-from omnigw.cbc.cbsp.codec import Category, Content
 from omnigw.cbc.composer import Composer, Wanted
 from omnigw.cbc.delivery import Event
 from omnigw.cbc.engine import DeliveryEngine
 from omnigw.cbc.messages import (
     AlertClass,
+    Category,
     EncodedText,
     GeoScope,
     class_of,
@@ -269,7 +269,7 @@ class AlertService:
             message.update_number = (message.update_number + 1) % 16
             if enc is not None:
                 message.dcs = enc.dcs
-                message.pages = tuple(Content(p.content, p.length) for p in enc.pages)
+                message.pages = enc.pages
         for message in stopped:
             message.stopped = True
         alert.target, alert.expires_at, alert.chain = spec.target, spec.expires_at, set(chain)

@@ -16,9 +16,9 @@ from omnigw.cbc import inventory
 from omnigw.cbc.areas import AreaError, Areas, CellPosition, Target
 from omnigw.cbc.cap import MAX_POLYGON_POINTS
 from omnigw.cbc.cbsp.adapter import REPETITION_UNIT
-from omnigw.cbc.cbsp.codec import Category
 from omnigw.cbc.messages import (
     AlertClass,
+    Category,
     Certainty,
     EncodedText,
     GeoScope,

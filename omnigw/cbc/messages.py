@@ -189,6 +189,14 @@ DCS_UCS2_LANGUAGE_PREFIX = 0x11  # 2 GSM 7-bit language characters, then UCS2
 DCS_UCS2 = 0x48  # general data coding, uncompressed, UCS2
 
 
+class Category(IntEnum):
+    """How a BSC schedules a message among others (TS 48.049 8.2.5; SBc-AP has none)."""
+
+    HIGH_PRIORITY = 0
+    BACKGROUND = 1
+    NORMAL = 2
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     content: bytes  # exactly 82 octets

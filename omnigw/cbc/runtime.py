@@ -13,9 +13,16 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from omnigw.cbc.areas import Target
-from omnigw.cbc.cbsp.codec import Category, Content
 from omnigw.cbc.delivery import DeliveryState
-from omnigw.cbc.messages import AlertClass, Certainty, EncodedText, SerialNumber, Urgency
+from omnigw.cbc.messages import (
+    AlertClass,
+    Category,
+    Certainty,
+    EncodedText,
+    Page,
+    SerialNumber,
+    Urgency,
+)
 from omnigw.cbc.models import Alert, Message
 from omnigw.cbc.writer import DeliveryRow
 from omnigw.config import CbcPeer
@@ -98,7 +105,7 @@ class MessageRt:
     code: int
     update_number: int
     dcs: int
-    pages: tuple[Content, ...]
+    pages: tuple[Page, ...]
     warning_type: int | None
     language: str | None
     stopped: bool  # no longer part of the alert (see models.Message.stopped_at)
@@ -174,8 +181,8 @@ def values_of(row: Alert | Message) -> dict[str, Any]:
     return {column.key: getattr(row, column.key) for column in row.__table__.columns}
 
 
-def pages_of(raw: list[list[Any]]) -> tuple[Content, ...]:
-    return tuple(Content(bytes.fromhex(h), n) for n, h in raw)
+def pages_of(raw: list[list[Any]]) -> tuple[Page, ...]:
+    return tuple(Page(bytes.fromhex(h), n) for n, h in raw)
 
 
 def alert_rt(alert: Alert, accepted_at: float, target: Target | None = None) -> AlertRt:

@@ -33,7 +33,7 @@ class CbcService:
         self.cfg = cfg
         self._sessions = sessions
         # Every CBC write goes through the helper process, in order (see store.process).
-        self._store = StoreProcess(url_of(sessions))
+        self._store = StoreProcess(url_of(sessions), "omnigw.cbc.models")
         self._writer = StoreWriter(self._store)
         self._runtime = Runtime(cfg.peers)
         south = CbspSouthbound(self._runtime)

@@ -71,7 +71,7 @@ class EmbeddedOcs:
         self._sessions = sessions
         # Store writes run in a helper process: one pipe round trip per batch, the SQL on
         # the other core (see store.process).
-        self._writer = StoreProcess(url_of(sessions))
+        self._writer = StoreProcess(url_of(sessions), "omnigw.ocs.models")
         self._journal = Journal(journal)
         self._interval = interval
         self._default = default_quota

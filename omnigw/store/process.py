@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import fcntl
 import gc
+import importlib
 import itertools
 import logging
 import os
@@ -41,8 +42,8 @@ from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.sql.dml import Insert, Update
 
 from omnigw.errors import Unavailable
+from omnigw.store.base import Base
 from omnigw.store.engine import create_engine, sqlite_pragmas
-from omnigw.store.tables import metadata
 
 log = logging.getLogger("omnigw.store.process")
 
@@ -64,11 +65,12 @@ RESTARTS = Counter(
 class StoreProcess:
     """The parent's side: `run` sends one transaction and waits for its outcome."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, tables: str) -> None:
+        """`tables`: the module defining the tables this helper writes; it loads only that."""
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
             raise ValueError("the store helper needs a database file, not an in-memory SQLite")
-        self._url = url
+        self._url, self._tables = url, tables
         self._child: asyncio.subprocess.Process | None = None  # None: not running
         self._reader: asyncio.Task[None] | None = None
         self._pending: dict[int, asyncio.Future[None]] = {}
@@ -88,7 +90,7 @@ class StoreProcess:
         )  # fmt: skip
         assert child.stdin is not None
         _widen(child.stdin.get_extra_info("pipe"))
-        child.stdin.writelines(_frame(self._url))
+        child.stdin.writelines(_frame((self._url, self._tables)))
         self._child = child
         self._reader = asyncio.get_running_loop().create_task(self._read(child))
 
@@ -248,7 +250,7 @@ def _apply(conn: Connection, ops: Sequence[Op], cache: dict[Any, Insert | Update
         key = (kind, name, tuple(rows[0]))
         stmt = cache.get(key)
         if stmt is None:
-            stmt = statement(conn.dialect, kind, metadata.tables[name], key[2])
+            stmt = statement(conn.dialect, kind, Base.metadata.tables[name], key[2])
             cache[key] = stmt
         conn.execute(stmt, _keyed(rows) if kind == "update" else rows)
 
@@ -363,10 +365,12 @@ def _serve() -> None:
     # Our stdout is the answer pipe: anything else printed goes to stderr instead.
     source, sink = sys.stdin.buffer, os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
-    url = _read_blocking(source)
-    if url is None:
+    first = _read_blocking(source)
+    if first is None:
         return
-    with _transactions(_load(url)) as run:
+    url, tables = _load(first)
+    importlib.import_module(tables)  # its models join Base.metadata
+    with _transactions(url) as run:
         gc.freeze()  # the imports' objects are forever: keep them out of every collection
         # End of input: the parent closed the pipe after its last flush, or died.
         while (frame := _read_blocking(source)) is not None:

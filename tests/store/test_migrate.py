@@ -6,9 +6,9 @@ import asyncio
 
 from sqlalchemy import inspect
 
+from omnigw.schema import metadata
 from omnigw.store.engine import create_engine
 from omnigw.store.migrate import downgrade, head_revisions, is_current, upgrade
-from omnigw.store.tables import metadata
 
 
 async def _tables(url: str) -> set[str]:

@@ -25,7 +25,7 @@ from omnigw.store.process import RESTARTS, StoreProcess, StoreWriteError, WalChe
 
 @pytest.fixture
 async def store(engine: AsyncEngine) -> AsyncIterator[StoreProcess]:
-    helper = StoreProcess(url_of(session_factory(engine)))
+    helper = StoreProcess(url_of(session_factory(engine)), "omnigw.cbc.models")
     await helper.start()
     yield helper
     await helper.stop()
@@ -157,4 +157,4 @@ def test_the_checkpointer_moves_the_log_into_the_database(tmp_path: Path) -> Non
 
 def test_an_in_memory_database_is_refused() -> None:
     with pytest.raises(ValueError, match="database file"):
-        StoreProcess("sqlite+aiosqlite:///:memory:")
+        StoreProcess("sqlite+aiosqlite:///:memory:", "omnigw.cbc.models")

@@ -7,9 +7,9 @@ import logging
 
 from omnigw.cbc.areas import Target
 from omnigw.cbc.cbsp.codec import (
-    Category,
     Cause,
     CellList,
+    Content,
     DecodeError,
     Discriminator,
     MsgType,
@@ -20,7 +20,7 @@ from omnigw.cbc.cbsp.codec import (
 )
 from omnigw.cbc.delivery import DeliveryState, Event
 from omnigw.cbc.engine import DeliveryEngine, Request
-from omnigw.cbc.messages import SerialNumber
+from omnigw.cbc.messages import Category, SerialNumber
 from omnigw.cbc.metrics import CBSP_ERRORS
 from omnigw.cbc.runtime import AlertRt, MessageRt, PeerRuntime, Runtime
 from omnigw.cbc.writer import DeliveryRow
@@ -73,7 +73,7 @@ class CbspSouthbound:
             old_serial=old_serial, cell_list=cells, channel=0,
             category=Category(alert.category), repetition_period=period,
             broadcasts_requested=alert.broadcasts, number_of_pages=len(message.pages),
-            dcs=message.dcs, content=message.pages,
+            dcs=message.dcs, content=tuple(Content(p.content, p.length) for p in message.pages),
         )  # fmt: skip
 
     def kill(self, peer: PeerRuntime, message: MessageRt, row: DeliveryRow) -> Request:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import Any
 
+from omnigw.cbc.messages import Category
+
 HEADER = 4  # message type (1) + length (3)
 MAX_LENGTH = 1 << 16  # far above the largest legal PDU (15 pages: ~1.4 KB)
 PAGE_OCTETS = 82
@@ -99,12 +101,6 @@ class Discriminator(IntEnum):
     LAI = 0x4
     LAC = 0x5
     ALL_IN_BSC = 0x6
-
-
-class Category(IntEnum):
-    HIGH_PRIORITY = 0
-    BACKGROUND = 1
-    NORMAL = 2
 
 
 class DecodeError(Exception):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from omnigw.cbc.cbsp.codec import (
-    Category,
     Cause,
     CellCount,
     CellFailure,
@@ -23,7 +22,7 @@ from omnigw.cbc.cbsp.codec import (
     period_code,
     period_seconds,
 )
-from omnigw.cbc.messages import encode_text
+from omnigw.cbc.messages import Category, encode_text
 from tests.support import tshark
 
 CGI = CellId("901", "70", 23, 0)

@@ -7,8 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from omnigw.schema import metadata
 from omnigw.store.engine import create_engine
-from omnigw.store.tables import metadata
 
 config = context.config
 

@@ -1,4 +1,8 @@
-"""Imports every domain's table module so `Base.metadata` is complete for Alembic."""
+"""Every domain's tables in one metadata: what the migrations describe (Alembic's target).
+
+Above the domains on purpose: the store itself never loads them all (a store helper
+process loads only the tables of the domain that runs it).
+"""
 
 from omnigw.cbc import models as cbc_models
 from omnigw.crm import models as crm_models
