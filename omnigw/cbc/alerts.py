@@ -48,7 +48,6 @@ from omnigw.cbc.runtime import (
 from omnigw.cbc.writer import StoreWriter, event_row
 from omnigw.config import CbcConfig
 from omnigw.errors import Conflict, Invalid, NotFound, Unavailable
-from omnigw.store.base import utcnow
 from omnigw.store.engine import SessionFactory
 from omnigw.store.process import Op, StoreProcess
 
@@ -102,7 +101,7 @@ class AlertService:
                 and a.state == "active" for a in self._rt.alerts.values()
             ):  # fmt: skip
                 raise Conflict(f"an active alert with reference {spec.external_ref} exists")
-            now = utcnow()
+            now = self._engine.wall()
             alert = Alert(
                 id=alert_id, state="active", source=spec.source, external_ref=spec.external_ref,
                 alert_class=cls.value if cls else None, priority=priority, category=int(category),
@@ -231,7 +230,7 @@ class AlertService:
             stopped: list[MessageRt] = []
         else:
             kept, added, stopped = self._match(alert, wanted)
-        now = utcnow()
+        now = self._engine.wall()
         rows = self.composer.rows(alert.id, spec, cls, added, len(alert.messages))
         old_target, priority = alert.target, priority_of(cls)
         chain = sorted(alert.chain | ({reference} if reference else set()))
@@ -274,7 +273,7 @@ class AlertService:
             message.stopped = True
         alert.target, alert.expires_at, alert.chain = spec.target, spec.expires_at, set(chain)
         alert.alert_class, alert.priority = (cls.value if cls else None), priority
-        alert.delivered = False
+        alert.progress.restarted()
         alert.accepted_at = self._engine.clock()
         fresh = [message_rt(m, alert) for m in rows]
         self._rt.track(alert)
@@ -324,7 +323,7 @@ class AlertService:
             await self._store.run(
                 [
                     ("update", "cbc_alerts",
-                     [{"id": alert_id, "state": reason, "ended_at": utcnow()}]),
+                     [{"id": alert_id, "state": reason, "ended_at": self._engine.wall()}]),
                     ("insert", "cbc_alert_events", [event_row(alert_id, reason, {"by": who})]),
                 ]
             )  # fmt: skip
@@ -352,7 +351,7 @@ class AlertService:
     async def _expire_loop(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            now = utcnow()
+            now = self._engine.wall()
             due = [
                 a.id
                 for a in self._rt.alerts.values()
@@ -387,7 +386,7 @@ class AlertService:
             "source": alert.source,
             "reference": alert.external_ref,
             "expires_at": alert.expires_at,
-            "delivered": alert.delivered,
+            "delivered": alert.progress.delivered,
             "deliveries": states,
             "messages": [
                 {

@@ -9,12 +9,16 @@ persists the state, sends the PDUs and runs the answer timer.
 
 A retarget (the alert's area changed and again covers this peer) is an update that also
 brings back a delivery killed, or being killed, because the area had left the peer.
+A write the peer has no cells for (its adapter says so) ends the delivery there.
+
+`AlertProgress` rolls an alert's deliveries up: it is delivered once every one settled.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class DeliveryState(StrEnum):
@@ -39,19 +43,29 @@ class Event(StrEnum):
     RESTART = "restart"  # the peer lost its messages (RESTART with data lost)
     KILL_COMPLETE = "kill_complete"
     KILL_FAILURE = "kill_failure"
+    NO_CELLS = "no_cells"  # the peer serves none of the alert's cells: nothing to write
 
 
 class Do(StrEnum):
-    WRITE = "write"  # send WRITE-REPLACE and start the answer timer
-    KILL = "kill"  # send KILL and start the answer timer
+    WRITE = "write"  # send the message (WRITE-REPLACE, Write-Replace-Warning)
+    KILL = "kill"  # send its kill (KILL, Stop-Warning)
+    START_TIMER = "start_timer"  # wait for the answer to what is sent, from when it leaves
     STOP_TIMER = "stop_timer"
+    CONFIRM = "confirm"  # the peer holds the message: record its serial, when, and that
+    # this peer now holds something (never RESET it on link-up)
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+class Step(NamedTuple):
+    """One transition's outcome (a named tuple: one is made per event, on the hot path)."""
+
     state: DeliveryState
     actions: tuple[Do, ...] = ()
     attempts: int = 0  # attempts so far after this step
+    reason: str | None = None  # why the delivery failed or ended, when the machine decided
+
+
+SEND_WRITE = (Do.START_TIMER, Do.WRITE)
+SEND_KILL = (Do.START_TIMER, Do.KILL)
 
 
 def step(
@@ -72,45 +86,72 @@ def step(
         return Step(state, (), attempts)
     if event is E.PEER_UP:
         if state is S.PENDING:
-            return Step(S.WRITING, (Do.WRITE,), attempts + 1)
+            return Step(S.WRITING, SEND_WRITE, attempts + 1)
         if state is S.KILL_PENDING:
-            return Step(S.KILLING, (Do.KILL,), attempts + 1)
+            return Step(S.KILLING, SEND_KILL, attempts + 1)
         return Step(state, (), attempts)
     if event is E.CANCEL:
         if state in (S.PENDING, S.FAILED):
             return Step(S.KILLED, (), attempts)  # never installed anywhere
         if state in (S.WRITING, S.ACTIVE):
             if peer_up:
-                return Step(S.KILLING, (Do.STOP_TIMER, Do.KILL), 1)
+                return Step(S.KILLING, (Do.STOP_TIMER, *SEND_KILL), 1)
             return Step(S.KILL_PENDING, (Do.STOP_TIMER,), 0)
         return Step(state, (), attempts)
     if event is E.RETARGET and state in (S.KILLED, S.KILLING, S.KILL_PENDING):
         if not peer_up:
             return Step(S.PENDING, (Do.STOP_TIMER,), 0)
-        return Step(S.WRITING, (Do.STOP_TIMER, Do.WRITE), 1)
+        return Step(S.WRITING, (Do.STOP_TIMER, *SEND_WRITE), 1)
     if event in (E.UPDATE, E.RESTART, E.RETARGET):
         if state in (S.ACTIVE, S.WRITING, S.FAILED, S.PENDING):
             if not peer_up:
                 return Step(S.PENDING, (Do.STOP_TIMER,), 0)
-            return Step(S.WRITING, (Do.STOP_TIMER, Do.WRITE), 1)
+            return Step(S.WRITING, (Do.STOP_TIMER, *SEND_WRITE), 1)
         return Step(state, (), attempts)
     if state is S.WRITING:
-        if event is E.COMPLETE:
-            return Step(S.ACTIVE, (Do.STOP_TIMER,), attempts)
+        if event is E.COMPLETE or (event is E.FAILURE and partial):
+            return Step(S.ACTIVE, (Do.STOP_TIMER, Do.CONFIRM), attempts)
         if event is E.FAILURE:
-            return Step(S.ACTIVE if partial else S.FAILED, (Do.STOP_TIMER,), attempts)
+            return Step(S.FAILED, (Do.STOP_TIMER,), attempts)
         if event is E.TIMEOUT:
             if attempts >= max_attempts:
-                return Step(S.FAILED, (), attempts)
-            return Step(S.WRITING, (Do.WRITE,), attempts + 1)
+                return Step(S.FAILED, (), attempts, f"no answer after {attempts} attempts")
+            return Step(S.WRITING, SEND_WRITE, attempts + 1)
+        if event is E.NO_CELLS:
+            return Step(S.KILLED, (Do.STOP_TIMER,), attempts, "no target cell served by this peer")
     if state is S.KILLING:
         if event in (E.KILL_COMPLETE, E.KILL_FAILURE):
             return Step(S.KILLED, (Do.STOP_TIMER,), attempts)
         if event is E.TIMEOUT:
             if attempts >= max_attempts:
                 return Step(S.KILLED, (), attempts)  # give up; the alert is cancelled anyway
-            return Step(S.KILLING, (Do.KILL,), attempts + 1)
+            return Step(S.KILLING, SEND_KILL, attempts + 1)
     return Step(state, (), attempts)
 
 
 SETTLED = frozenset({DeliveryState.ACTIVE, DeliveryState.FAILED, DeliveryState.KILLED})
+
+
+@dataclass(slots=True)
+class AlertProgress:
+    """An alert's deliveries, rolled up: how many have yet to settle, and whether the alert
+    was delivered (every peer answered) since it was accepted or last updated."""
+
+    unsettled: int = 0
+    delivered: bool = False
+
+    def added(self, state: DeliveryState) -> None:
+        if state not in SETTLED:
+            self.unsettled += 1
+
+    def changed(self, before: DeliveryState, after: DeliveryState, active: bool) -> bool:
+        """A delivery went from `before` to `after`; True when that delivers the alert."""
+        self.unsettled += int(before in SETTLED) - int(after in SETTLED)
+        if self.unsettled == 0 and not self.delivered and active:
+            self.delivered = True
+            return True
+        return False
+
+    def restarted(self) -> None:
+        """The alert changed: it is delivered again once every peer has the change."""
+        self.delivered = False

@@ -15,10 +15,11 @@ import heapq
 import itertools
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Protocol
 
 from omnigw.cbc.areas import Target
-from omnigw.cbc.delivery import SETTLED, DeliveryState, Do, Event, step
+from omnigw.cbc.delivery import DeliveryState, Do, Event, step
 from omnigw.cbc.metrics import DELIVERY_LATENCY, MESSAGES
 from omnigw.cbc.runtime import AlertRt, DeliveryRt, MessageRt, PeerRuntime, Runtime
 from omnigw.cbc.writer import DeliveryRow, StoreWriter
@@ -61,13 +62,15 @@ class DeliveryEngine:
         max_attempts: int,
         answer_timeout: float,
         clock: Callable[[], float],
+        wall: Callable[[], datetime] = utcnow,
     ) -> None:
         self._rt = runtime
         self._writer = writer
         self._south = southbound
         self._max_attempts = max_attempts
         self._answer_timeout = answer_timeout
-        self.clock = clock
+        self.clock = clock  # monotonic: answer deadlines, delivery latency
+        self.wall = wall  # UTC date and time: what the store records
         self._seq = itertools.count()
         self.delivery_ids = itertools.count(1)  # continued from the store at load
         self._timer: asyncio.Task[None] | None = None
@@ -100,8 +103,7 @@ class DeliveryEngine:
         alert = message.alert
         alert.deliveries.append((peer, delivery))
         alert.held += 1
-        if delivery.state not in SETTLED:
-            alert.unsettled += 1
+        alert.progress.added(delivery.state)
         if delivery.state is S.ACTIVE:
             self._rt.holding.add(peer.cfg.name)
 
@@ -189,29 +191,34 @@ class DeliveryEngine:
         row.state, row.attempts = result.state, result.attempts
         message = delivery.message
         alert = message.alert
+        no_cells = timed = False
         for action in result.actions:
             if action is Do.STOP_TIMER:
                 peer.deadlines.pop(row.id, None)
+            elif action is Do.START_TIMER:
+                timed = True  # the request that follows starts its timer when it leaves
             elif action is Do.WRITE:
                 write = self._south.write(peer, message, row)
                 if write is None:
-                    row.state, row.error = S.KILLED, "no target cell served by this peer"
+                    no_cells = True
                 else:
-                    self.push(peer, alert.priority, row.id, *write)
+                    self.push(peer, alert.priority, row.id, *write, timed=timed)
             elif action is Do.KILL:
-                self.push(peer, 0, row.id, *self._south.kill(peer, message, row))
-        if frame is not None and event in (Event.COMPLETE, Event.FAILURE):
-            row.report = frame
-            if row.state == S.ACTIVE:
+                kill = self._south.kill(peer, message, row)
+                self.push(peer, 0, row.id, *kill, timed=timed)
+            elif action is Do.CONFIRM:
                 row.confirmed_serial = message.serial
-                row.confirmed_at = utcnow()
+                row.confirmed_at = self.wall()
                 row.error = None
                 self._rt.holding.add(peer.cfg.name)
+        if result.reason is not None:
+            row.error = result.reason
+        if frame is not None and event in (Event.COMPLETE, Event.FAILURE):
+            row.report = frame
             MESSAGES.inc(peer.confirmed if row.state == S.ACTIVE else peer.failed)
         elif frame is not None:
             row.kill_report = frame
         if row.state == S.FAILED and event is Event.TIMEOUT:
-            row.error = f"no answer after {row.attempts} attempts"
             MESSAGES.inc(peer.failed)
         after = delivery.state
         # Persist what survives a restart. WRITING and KILLING come back as their pending
@@ -225,19 +232,19 @@ class DeliveryEngine:
                 {"peer": peer.cfg.name, "language": message.language, "event": str(event),
                  "error": row.error},
             )  # fmt: skip
-        alert.unsettled += int(before in SETTLED) - int(after in SETTLED)
         if after == S.KILLED:
             self._forget(peer, delivery)
-        if alert.unsettled == 0 and not alert.delivered and alert.state == "active":
+        if alert.progress.changed(before, after, alert.state == "active"):
             self._delivered(alert)
+        if no_cells:  # the adapter found nothing to write: the machine decides what follows
+            self.step(peer, delivery, Event.NO_CELLS)
 
     def _delivered(self, alert: AlertRt) -> None:
-        alert.delivered = True
         elapsed = self.clock() - alert.accepted_at
         DELIVERY_LATENCY.observe(elapsed)
         for hook in self.on_delivered:
             hook(alert.id, elapsed)
-        self._writer.alert_delivered(alert.id, utcnow())
+        self._writer.alert_delivered(alert.id, self.wall())
         self._writer.event(alert.id, "delivered", {})
         log.info("alert delivered to every peer", extra={"alert_id": alert.id})
 
@@ -257,29 +264,40 @@ class DeliveryEngine:
     # --- the queue -------------------------------------------------------------------------
 
     def push(
-        self, peer: PeerRuntime, priority: int, delivery_id: int, pdu: Any, wire: bytes | None
+        self,
+        peer: PeerRuntime,
+        priority: int,
+        delivery_id: int,
+        pdu: Any,
+        wire: bytes | None,
+        timed: bool = False,
     ) -> None:
+        """Send now, or queue by priority; `timed`: the delivery waits for an answer."""
         if not peer.outbound and peer.up and peer.writable:
-            self._send(peer, delivery_id, pdu, wire)  # nothing queued to overtake
+            self._send(peer, delivery_id, pdu, wire, timed)  # nothing queued to overtake
             return
-        heapq.heappush(peer.outbound, (priority, next(self._seq), delivery_id, pdu, wire))
+        entry = (priority, next(self._seq), delivery_id, pdu, wire, timed)
+        heapq.heappush(peer.outbound, entry)
         self._drain(peer)
 
     def _drain(self, peer: PeerRuntime) -> None:
         """Send queued PDUs, most urgent first, while the link takes them."""
         while peer.outbound and peer.up and peer.writable:
-            _, _, delivery_id, pdu, wire = heapq.heappop(peer.outbound)
-            if not self._send(peer, delivery_id, pdu, wire):
+            _, _, delivery_id, pdu, wire, timed = heapq.heappop(peer.outbound)
+            if not self._send(peer, delivery_id, pdu, wire, timed):
                 return
 
-    def _send(self, peer: PeerRuntime, delivery_id: int, pdu: Any, wire: bytes | None) -> bool:
+    def _send(
+        self, peer: PeerRuntime, delivery_id: int, pdu: Any, wire: bytes | None, timed: bool
+    ) -> bool:
         assert peer.link is not None
         try:
             peer.link.send(pdu, wire)
         except ConnectionError:
             return False
-        peer.deadlines.pop(delivery_id, None)  # a re-send goes to the back
-        peer.deadlines[delivery_id] = self.clock() + self._answer_timeout
+        if timed:
+            peer.deadlines.pop(delivery_id, None)  # a re-send goes to the back
+            peer.deadlines[delivery_id] = self.clock() + self._answer_timeout
         return True
 
     async def _answer_timeouts(self) -> None:

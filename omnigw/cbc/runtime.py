@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from omnigw.cbc.areas import Target
-from omnigw.cbc.delivery import DeliveryState
+from omnigw.cbc.delivery import AlertProgress, DeliveryState
 from omnigw.cbc.messages import (
     AlertClass,
     Category,
@@ -87,12 +87,11 @@ class AlertRt:
     source: str
     external_ref: str | None
     expires_at: datetime | None
-    delivered: bool
     accepted_at: float  # engine clock, for the delivery latency
+    progress: AlertProgress
     chain: set[str] = field(default_factory=set)  # later references (see models.Alert)
     messages: list[MessageRt] = field(default_factory=list)
     deliveries: list[tuple[PeerRuntime, DeliveryRt]] = field(default_factory=list)
-    unsettled: int = 0
     held: int = 0  # deliveries still in the peers' tables (not forgotten)
 
 
@@ -135,7 +134,8 @@ class PeerRuntime:
     interface: str = "cbsp"
     link: Link | None = None
     writable: bool = True
-    outbound: list[tuple[int, int, int, Any, bytes | None]] = field(default_factory=list)
+    # (priority, sequence, delivery id, pdu, wire, timed): see DeliveryEngine.push
+    outbound: list[tuple[int, int, int, Any, bytes | None, bool]] = field(default_factory=list)
     # Deliveries waiting for the peer's answer -> when to give up (engine clock). Every
     # answer has the same timeout, so insertion order is deadline order.
     deadlines: dict[int, float] = field(default_factory=dict)
@@ -194,7 +194,7 @@ def alert_rt(alert: Alert, accepted_at: float, target: Target | None = None) -> 
         repetition_seconds=alert.repetition_seconds, broadcasts=alert.broadcasts_requested,
         target=target or Target.from_json(alert.target), source=alert.source,
         external_ref=alert.external_ref, expires_at=alert.expires_at,
-        delivered=alert.completed_at is not None, accepted_at=accepted_at,
+        accepted_at=accepted_at, progress=AlertProgress(delivered=alert.completed_at is not None),
         chain=set(alert.chain or ()),
     )  # fmt: skip
 
