@@ -21,6 +21,7 @@ from pydantic import (
     PlainValidator,
     SecretStr,
     ValidationError,
+    model_validator,
 )
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -147,8 +148,19 @@ class CbcPeer(Section):
     mode: Literal["server", "client"] = "server"
     address: BindAddress
     port: Port = 48049
+    # The operator this peer belongs to ("mcc-mnc"), so alerts can target an operator's
+    # network; when set, every cell it lists must be of this PLMN.
+    plmn: str | None = Field(default=None, pattern=r"^\d{3}-\d{2,3}$")
     # CGIs ("mcc-mnc-lac-ci") this BSC serves; empty: send it every cell target.
     cells: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _cells_of_its_plmn(self) -> CbcPeer:
+        if self.plmn is not None:
+            others = [c for c in self.cells if not c.startswith(self.plmn + "-")]
+            if others:
+                raise ValueError(f"cells {others[:3]} are not of the peer's plmn {self.plmn}")
+        return self
 
 
 class InventoryCell(Section):

@@ -40,6 +40,11 @@ def test_every_section_has_its_place() -> None:
         ("cbc: {anything: 1}", "cbc.anything: Extra inputs are not permitted"),
         ("log: {level: LOUD}", "log.level: Input should be"),
         ("api: {login_throttle: {max_failures: 0}}", "api.login_throttle.max_failures"),
+        (
+            "cbc: {peers: [{name: b, address: 10.0.0.1, plmn: 001-01, cells: [001-02-1-1]}]}",
+            "cells ['001-02-1-1'] are not of the peer's plmn 001-01",
+        ),
+        ("cbc: {peers: [{name: b, address: 10.0.0.1, plmn: '1-1'}]}", "cbc.peers.0.plmn"),
         ("- a list", "top level must be a mapping"),
         ("a: [unclosed", "not valid YAML"),
     ],
