@@ -55,28 +55,45 @@ def fields(
     with tempfile.TemporaryDirectory() as tmp:
         pcap = Path(tmp) / "pdus.pcap"
         write_tcp_pcap(pcap, pdus, port)
-        wanted = [*names, "_ws.malformed", "_ws.expert.message", "_ws.expert.severity"]
-        cmd = [
-            "tshark",
-            "-n",
-            "-r",
-            str(pcap),
-            "-T",
-            "fields",
-            "-E",
-            "separator=\t",
-            "-E",
-            "occurrence=a",
-            "-E",
-            "aggregator=|",
-        ]
-        if decode_as:
-            cmd += ["-d", decode_as]
-        for name in wanted:
-            cmd += ["-e", name]
-        result = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60)
+        return _read_fields(pcap, names, decode_as)
+
+
+def _read_fields(pcap: Path, names: list[str], decode_as: str | None) -> list[dict[str, list[str]]]:
+    wanted = [*names, "_ws.malformed", "_ws.expert.message", "_ws.expert.severity"]
+    cmd = ["tshark", "-n", "-r", str(pcap), "-T", "fields", "-E", "separator=\t",
+           "-E", "occurrence=a", "-E", "aggregator=|"]  # fmt: skip
+    if decode_as:
+        cmd += ["-d", decode_as]
+    for name in wanted:
+        cmd += ["-e", name]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60)
     rows = []
     for line in result.stdout.splitlines():
         cols = line.split("\t")
         rows.append({n: (c.split("|") if c else []) for n, c in zip(wanted, cols, strict=False)})
     return rows
+
+
+LINKTYPE_UPPER_PDU = 252  # Wireshark's exported PDU: names the dissector table and value
+
+
+def write_upper_pdu_pcap(path: Path, pdus: list[bytes], table: str, value: int) -> None:
+    """PDUs as tshark's dissector table `table` hands value `value` to (sctp.ppi 24: SBc-AP),
+    without a transport under them (TCP cannot carry SBc-AP, and no kernel SCTP here)."""
+    tags = struct.pack(">HH", 14, len(table)) + table.encode()  # dissector table name
+    tags += struct.pack(">HHI", 32, 4, value) + struct.pack(">HH", 0, 0)  # its value; end
+    out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, LINKTYPE_UPPER_PDU))
+    for index, pdu in enumerate(pdus):
+        packet = tags + pdu
+        out += struct.pack("<IIII", index, 0, len(packet), len(packet)) + packet
+    path.write_bytes(bytes(out))
+
+
+def upper_pdu_fields(
+    pdus: list[bytes], table: str, value: int, names: list[str]
+) -> list[dict[str, list[str]]]:
+    """As `fields`, for PDUs handed straight to a dissector table (see write_upper_pdu_pcap)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        pcap = Path(tmp) / "pdus.pcap"
+        write_upper_pdu_pcap(pcap, pdus, table, value)
+        return _read_fields(pcap, names, None)
