@@ -1,8 +1,8 @@
 """Where an alert goes: PLMN, cells, LACs, LAIs, named areas, polygons and circles.
 
 Geometric and named targets resolve to cells through the configured cell
-inventory (`geometry`, off the event loop when the job is big); the result is one
-CBSP cell list per peer.
+inventory (`geometry`, off the event loop when the job is big); the result is a
+protocol-neutral target, which each peer's adapter turns into its own list.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from omnigw.cbc.cbsp.codec import CellId, CellList, Discriminator
+from omnigw.cbc.cells import AreaKind, CellId
 from omnigw.cbc.geometry import Geometry, GeometryError, Inventory
 from omnigw.cbc.messages import GeoScope
 from omnigw.config import CbcConfig
@@ -22,31 +22,39 @@ class AreaError(ValueError):
     """The target cannot be resolved; the message names the field."""
 
 
+# How the store keeps a target's kind: the numbers of CBSP's discriminators, which it held
+# before targets were neutral (TS 48.049 8.2.6), so stored alerts read back unchanged.
+_STORED = {AreaKind.CGI: 0, AreaKind.LAI: 4, AreaKind.LAC: 5, AreaKind.ALL: 6}
+_KIND_OF = {code: kind for kind, code in _STORED.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
-    """A resolved target: one cell list, and the serial number's geographical scope."""
+    """A resolved target: what kind of list, its cells or areas (none for ALL), and the
+    serial number's geographical scope."""
 
-    cells: CellList
+    kind: AreaKind
+    cells: tuple[CellId, ...]
     scope: GeoScope
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "discriminator": int(self.cells.discriminator),
+            "discriminator": _STORED[self.kind],
             "scope": int(self.scope),
-            "cells": [[c.mcc, c.mnc, c.lac, c.ci] for c in self.cells.cells],
+            "cells": [[c.mcc, c.mnc, c.lac, c.ci] for c in self.cells],
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Target:
         cells = tuple(CellId(*c) for c in data["cells"])
-        return cls(CellList(Discriminator(data["discriminator"]), cells), GeoScope(data["scope"]))
+        return cls(_KIND_OF[data["discriminator"]], cells, GeoScope(data["scope"]))
 
-    def for_peer(self, served: Sequence[str]) -> CellList | None:
+    def for_peer(self, served: Sequence[str]) -> Target | None:
         """The part of the target a peer serves (None: nothing for it)."""
-        if self.cells.discriminator is not Discriminator.CGI or not served:
-            return self.cells
-        mine = tuple(c for c in self.cells.cells if cell_key(c) in served)
-        return CellList(Discriminator.CGI, mine) if mine else None
+        if self.kind is not AreaKind.CGI or not served:
+            return self
+        mine = tuple(c for c in self.cells if cell_key(c) in served)
+        return Target(AreaKind.CGI, mine, self.scope) if mine else None
 
 
 def parse_cgi(text: str) -> CellId:
@@ -127,10 +135,10 @@ class Areas:
         cells = tuple(dict.fromkeys(parse_cgi(t) for t in texts))
         if not cells:
             raise AreaError(f"{where}: no cells")
-        return Target(CellList(Discriminator.CGI, cells), GeoScope.CELL)
+        return Target(AreaKind.CGI, cells, GeoScope.CELL)
 
     def plmn(self) -> Target:
-        return Target(CellList(Discriminator.ALL_IN_BSC), GeoScope.PLMN)
+        return Target(AreaKind.ALL, (), GeoScope.PLMN)
 
     def cells(self, cgis: Sequence[str]) -> Target:
         return self._cgis(cgis, "cells")
@@ -139,7 +147,7 @@ class Areas:
         if not lacs or any(not 0 <= lac <= 0xFFFF for lac in lacs):
             raise AreaError("lac: give LACs in 0..65535")
         cells = tuple(CellId(lac=lac) for lac in dict.fromkeys(lacs))
-        return Target(CellList(Discriminator.LAC, cells), GeoScope.AREA)
+        return Target(AreaKind.LAC, cells, GeoScope.AREA)
 
     def lais(self, lais: Sequence[str]) -> Target:
         out = []
@@ -151,7 +159,7 @@ class Areas:
                 raise AreaError(f"lai {text!r}: not 'mcc-mnc-lac'") from None
         if not out:
             raise AreaError("lai: no location areas")
-        return Target(CellList(Discriminator.LAI, tuple(out)), GeoScope.AREA)
+        return Target(AreaKind.LAI, tuple(out), GeoScope.AREA)
 
     def named(self, names: Sequence[str]) -> Target:
         cgis: list[str] = []
@@ -170,7 +178,7 @@ class Areas:
             raise AreaError(f"polygon: {exc}") from None
         if not hit:
             raise AreaError("polygon: covers no cell of the cell inventory")
-        return Target(CellList(Discriminator.CGI, tuple(dict.fromkeys(hit))), GeoScope.CELL)
+        return Target(AreaKind.CGI, tuple(dict.fromkeys(hit)), GeoScope.CELL)
 
     async def circle(self, lat: float, lon: float, radius_km: float) -> Target:
         if radius_km <= 0:
@@ -178,13 +186,13 @@ class Areas:
         hit = await self._geometry.circle(await self._inventory(), lat, lon, radius_km)
         if not hit:
             raise AreaError("circle: covers no cell of the cell inventory")
-        return Target(CellList(Discriminator.CGI, tuple(dict.fromkeys(hit))), GeoScope.CELL)
+        return Target(AreaKind.CGI, tuple(dict.fromkeys(hit)), GeoScope.CELL)
 
     def union(self, targets: Sequence[Target]) -> Target:
         """Several CAP areas: their CGIs merged (PLMN-wide wins)."""
-        if any(t.cells.discriminator is Discriminator.ALL_IN_BSC for t in targets):
+        if any(t.kind is AreaKind.ALL for t in targets):
             return self.plmn()
-        if len({t.cells.discriminator for t in targets}) != 1:
+        if len({t.kind for t in targets}) != 1:
             raise AreaError("area: cannot mix cells with LAC/LAI areas in one alert")
-        cells = tuple(dict.fromkeys(c for t in targets for c in t.cells.cells))
-        return Target(CellList(targets[0].cells.discriminator, cells), targets[0].scope)
+        cells = tuple(dict.fromkeys(c for t in targets for c in t.cells))
+        return Target(targets[0].kind, cells, targets[0].scope)

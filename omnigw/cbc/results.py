@@ -50,9 +50,9 @@ def cells_of(
             else:
                 results[key] = CellResult(key, "failed", failure.cause.name.lower())
         if not results and written.type is MsgType.WRITE_REPLACE_COMPLETE:
-            for cell in target.cells.cells:
+            for cell in target.cells:
                 results[cell_key(cell)] = CellResult(cell_key(cell), "installed")
-            if not target.cells.cells:
+            if not target.cells:
                 results["all"] = CellResult("all", "installed")
     for extra in (_decode(status_report), _decode(kill_report)):
         if extra is None:

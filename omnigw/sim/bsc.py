@@ -18,7 +18,6 @@ from omnigw.cbc.cbsp.codec import (
     Cause,
     CellCount,
     CellFailure,
-    CellId,
     CellList,
     DecodeError,
     Discriminator,
@@ -28,6 +27,7 @@ from omnigw.cbc.cbsp.codec import (
     encode,
     frame_length,
 )
+from omnigw.cbc.cells import CellId
 
 
 @lru_cache(maxsize=256)

@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-from omnigw.cbc.cbsp.codec import CellId, MsgType
+from omnigw.cbc.cbsp.codec import MsgType
+from omnigw.cbc.cells import CellId
 from omnigw.sim.bsc import SimBsc, connect
 from tests.support.daemon import ADMIN_PASSWORD, omnigw
 from tests.support.ports import free_port

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from omnigw.cbc.areas import Target
-from omnigw.cbc.cbsp.codec import CellList, Discriminator
+from omnigw.cbc.cells import AreaKind
 from omnigw.cbc.delivery import AlertProgress, DeliveryState, Event
 from omnigw.cbc.engine import DeliveryEngine, Request
 from omnigw.cbc.messages import GeoScope
@@ -17,7 +17,7 @@ from omnigw.config import CbcPeer
 
 S = DeliveryState
 TIMEOUT = 10.0
-PLMN = Target(CellList(Discriminator.ALL_IN_BSC), GeoScope.PLMN)
+PLMN = Target(AreaKind.ALL, (), GeoScope.PLMN)
 
 
 class Link:

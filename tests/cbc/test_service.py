@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from omnigw.cbc.api import alert_view
 from omnigw.cbc.areas import Areas
-from omnigw.cbc.cbsp.codec import Cause, CellId, MsgType
+from omnigw.cbc.cbsp.codec import Cause, MsgType
+from omnigw.cbc.cells import CellId
 from omnigw.cbc.messages import AlertClass
 from omnigw.cbc.service import AlertSpec, CbcService, Text
 from omnigw.config import CbcConfig

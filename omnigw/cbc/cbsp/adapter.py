@@ -18,6 +18,7 @@ from omnigw.cbc.cbsp.codec import (
     decode,
     encode,
 )
+from omnigw.cbc.cells import AreaKind
 from omnigw.cbc.delivery import DeliveryState, Event
 from omnigw.cbc.engine import DeliveryEngine, Request
 from omnigw.cbc.messages import Category, SerialNumber
@@ -31,6 +32,18 @@ REPETITION_UNIT = 1.883  # seconds per CBSP repetition-period unit
 S = DeliveryState
 
 
+# A neutral target's kind as CBSP's cell identification discriminator (TS 48.049 8.2.6)
+DISCRIMINATOR = {
+    AreaKind.ALL: Discriminator.ALL_IN_BSC, AreaKind.CGI: Discriminator.CGI,
+    AreaKind.LAC: Discriminator.LAC, AreaKind.LAI: Discriminator.LAI,
+}  # fmt: skip
+ALL_IN_BSC = CellList(Discriminator.ALL_IN_BSC)
+
+
+def cell_list(target: Target) -> CellList:
+    return CellList(DISCRIMINATOR[target.kind], target.cells)
+
+
 class CbspSouthbound:
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
@@ -40,9 +53,14 @@ class CbspSouthbound:
     def covers(self, peer: PeerRuntime, alert: AlertRt) -> bool:
         return alert.target.for_peer(peer.cfg.cells) is not None
 
+    def _cells(self, peer: PeerRuntime, message: MessageRt) -> CellList | None:
+        """The alert's cells on this peer as a CBSP list; None: it serves none of them."""
+        mine = message.alert.target.for_peer(peer.cfg.cells)
+        return cell_list(mine) if mine is not None else None
+
     def write(self, peer: PeerRuntime, message: MessageRt, row: DeliveryRow) -> Request | None:
         """The WRITE-REPLACE of `message` for `peer`, and its encoding; None: no cell to write."""
-        cells = message.alert.target.for_peer(peer.cfg.cells)
+        cells = self._cells(peer, message)
         if cells is None:
             return None
         serial = message.serial
@@ -78,27 +96,23 @@ class CbspSouthbound:
 
     def kill(self, peer: PeerRuntime, message: MessageRt, row: DeliveryRow) -> Request:
         """KILL of `message` wherever the alert targets on this peer."""
-        cells = message.alert.target.for_peer(peer.cfg.cells)
-        return self._kill(message, row, cells or CellList(Discriminator.ALL_IN_BSC)), None
+        return self._kill(message, row, self._cells(peer, message) or ALL_IN_BSC), None
 
     def kill_left(
         self, peer: PeerRuntime, message: MessageRt, row: DeliveryRow, old: Target
     ) -> Request | None:
         served = peer.cfg.cells
-        cells = message.alert.target.for_peer(served)
+        now = message.alert.target.for_peer(served)
         before = old.for_peer(served)
-        if (
-            cells is None
-            or before is None
-            or row.confirmed_serial is None
-            or before.discriminator != cells.discriminator
-        ):
+        if now is None or before is None or row.confirmed_serial is None:
             return None
-        staying = set(cells.cells)
+        if before.kind is not now.kind:
+            return None
+        staying = set(now.cells)
         gone = tuple(c for c in before.cells if c not in staying)
         if not gone:
             return None
-        return self._kill(message, row, CellList(cells.discriminator, gone)), None
+        return self._kill(message, row, CellList(DISCRIMINATOR[now.kind], gone)), None
 
     @staticmethod
     def _kill(message: MessageRt, row: DeliveryRow, cells: CellList) -> Pdu:
@@ -109,10 +123,9 @@ class CbspSouthbound:
         )  # fmt: skip
 
     def query(self, peer: PeerRuntime, message: MessageRt, row: DeliveryRow) -> Request:
-        cells = message.alert.target.for_peer(peer.cfg.cells)
         query = Pdu(
             MsgType.MSG_STATUS_QUERY, message_id=message.identifier,
-            old_serial=row.confirmed_serial, cell_list=cells or CellList(Discriminator.ALL_IN_BSC),
+            old_serial=row.confirmed_serial, cell_list=self._cells(peer, message) or ALL_IN_BSC,
             channel=0,
         )  # fmt: skip
         return query, None

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import Any
 
+from omnigw.cbc.cells import CellId
 from omnigw.cbc.messages import Category
 
 HEADER = 4  # message type (1) + length (3)
@@ -111,16 +112,6 @@ class DecodeError(Exception):
         self.cause = cause
         self.reason = reason
         self.pdu = pdu  # what could be read, to echo message id / serials
-
-
-@dataclass(frozen=True, slots=True)
-class CellId:
-    """One cell or area; which fields are set depends on the discriminator."""
-
-    mcc: str | None = None
-    mnc: str | None = None
-    lac: int | None = None
-    ci: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
