@@ -15,6 +15,7 @@ from omnigw.cbc import cap as cap_xml
 from omnigw.cbc import inventory
 from omnigw.cbc.areas import AreaError, Areas, CellPosition, Target
 from omnigw.cbc.cap import MAX_POLYGON_POINTS
+from omnigw.cbc.cbsp import results as cbsp_results
 from omnigw.cbc.cbsp.adapter import REPETITION_UNIT
 from omnigw.cbc.messages import (
     AlertClass,
@@ -29,7 +30,7 @@ from omnigw.cbc.messages import (
 )
 from omnigw.cbc.metrics import REJECTED
 from omnigw.cbc.models import Alert
-from omnigw.cbc.results import cells_of
+from omnigw.cbc.results import Reader
 from omnigw.cbc.service import AlertSpec, CbcService, Text
 from omnigw.errors import Invalid, NotFound
 from omnigw.identity.permissions import Permission
@@ -131,6 +132,10 @@ _CATEGORY = {
 }
 
 
+# How each interface's answers become cell results
+READERS: dict[str, Reader] = {"cbsp": cbsp_results.cells_of}
+
+
 def alert_view(alert: Alert, cells: bool = True) -> dict[str, Any]:
     """The status an authority reads: per message, per peer, and (with `cells`) per cell.
 
@@ -144,8 +149,9 @@ def alert_view(alert: Alert, cells: bool = True) -> dict[str, Any]:
     for message in alert.messages:
         peers = []
         for delivery in message.deliveries:
+            read = READERS[delivery.interface]
             results = (
-                cells_of(delivery.report, delivery.kill_report, delivery.status_report, target)
+                read(delivery.report, delivery.kill_report, delivery.status_report, target)
                 if cells
                 else []
             )
@@ -154,6 +160,7 @@ def alert_view(alert: Alert, cells: bool = True) -> dict[str, Any]:
             peers.append(
                 {
                     "peer": delivery.peer,
+                    "interface": delivery.interface,
                     "state": delivery.state,
                     "attempts": delivery.attempts,
                     "error": delivery.error,

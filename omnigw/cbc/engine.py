@@ -90,7 +90,7 @@ class DeliveryEngine:
         """A new delivery: in memory at once, in the store with its first change."""
         delivery_id = next(self.delivery_ids)
         row = DeliveryRow(delivery_id, S.PENDING, 0, None, None, None, None, None, None)
-        self._writer.new_delivery(row, message.id, peer.cfg.name)
+        self._writer.new_delivery(row, message.id, peer.cfg.name, peer.interface)
         drt = DeliveryRt(row, peer.cfg.name, message)
         self.adopt(peer, drt)
         return drt

@@ -85,6 +85,8 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("cbc_messages.id", ondelete="CASCADE"))
     peer: Mapped[str] = mapped_column(String(64), index=True)
+    # What the peer speaks (cbsp, sbcap): how its answers in `report` & co. are read
+    interface: Mapped[str] = mapped_column(String(16), default="cbsp", server_default="cbsp")
     state: Mapped[str] = mapped_column(String(16))
     # The serial number the peer holds (confirmed); None until first confirmed.
     confirmed_serial: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -47,7 +47,8 @@ class StoreWriter:
         self._store = store
         self._interval = interval
         self._deliveries: dict[int, DeliveryRow] = {}
-        self._unstored: dict[int, tuple[int, str]] = {}  # id -> message id, peer: to INSERT
+        # id -> message id, peer, its interface: to INSERT
+        self._unstored: dict[int, tuple[int, str, str]] = {}
         # New deliveries nothing has happened to yet: a restart would recreate them as
         # they are (see CbcService._add_missing_deliveries), so they are written with
         # their first change, or when a reader asks, not as soon as they exist.
@@ -58,8 +59,8 @@ class StoreWriter:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
-    def new_delivery(self, row: DeliveryRow, message_id: int, peer: str) -> None:
-        self._unstored[row.id] = (message_id, peer)
+    def new_delivery(self, row: DeliveryRow, message_id: int, peer: str, interface: str) -> None:
+        self._unstored[row.id] = (message_id, peer, interface)
         self._fresh[row.id] = row
 
     def delivery(self, row: DeliveryRow) -> None:
@@ -132,7 +133,7 @@ class StoreWriter:
             if where is None:
                 known.append(columns)
             else:
-                columns["message_id"], columns["peer"] = where
+                columns["message_id"], columns["peer"], columns["interface"] = where
                 new.append(columns)
         ops: list[Op] = []
         if new:  # insert_new: a batch retried after a lost answer may already be stored

@@ -61,7 +61,7 @@ class Writer:
         self.events: list[tuple[str, str]] = []
         self.delivered: list[str] = []
 
-    def new_delivery(self, row: DeliveryRow, message_id: int, peer: str) -> None:
+    def new_delivery(self, row: DeliveryRow, message_id: int, peer: str, interface: str) -> None:
         pass
 
     def delivery(self, row: DeliveryRow) -> None:
