@@ -100,7 +100,9 @@ async def _linked(
 
 async def _cells(service: CbcService, alert_id: str) -> list[dict[str, Any]]:
     view = alert_view(await service.get(alert_id))
-    cells: list[dict[str, Any]] = view["messages"][0]["peers"][0]["cells"]
+    peer = view["messages"][0]["peers"][0]
+    assert peer["interface"] == "cbsp"  # its answers are read as CBSP's
+    cells: list[dict[str, Any]] = peer["cells"]
     return cells
 
 
