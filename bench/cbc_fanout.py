@@ -32,6 +32,7 @@ from bench.measure import cpu_and_rss, percentile_ms
 from omnigw.api.app import ApiServer, build_app
 from omnigw.api.context import ApiContext
 from omnigw.cbc import api as cbc_api
+from omnigw.cbc import intake as cbc_intake
 from omnigw.cbc.areas import Areas
 from omnigw.cbc.service import CbcService
 from omnigw.config import ApiConfig, CbcConfig
@@ -64,8 +65,8 @@ async def main(bscs: int, cells: int, alerts: int, gap: float) -> None:
     await identity.create_user("authority@x.org", "benchmark-password", ["alerting"])
     token = (await identity.login("authority@x.org", "benchmark-password", None, "b")).token
     app = build_app(ApiContext(identity=identity, settings=ApiConfig()), [cbc_api.ROUTES])
-    app[cbc_api.SERVICE] = service
-    app[cbc_api.AREAS] = Areas(cfg)
+    app[cbc_intake.SERVICE] = service
+    app[cbc_intake.AREAS] = Areas(cfg)
     api_port = free_port()
     server = ApiServer(app, "127.0.0.1", api_port, 5.0)
     await server.start()

@@ -24,6 +24,7 @@ from omnigw import __version__, logs
 from omnigw.api.app import ApiServer, build_app
 from omnigw.api.context import ApiContext
 from omnigw.cbc import api as cbc_api
+from omnigw.cbc import intake as cbc_intake
 from omnigw.cbc import inventory
 from omnigw.cbc.areas import Areas
 from omnigw.cbc.service import CbcService
@@ -212,9 +213,9 @@ class Daemon:
         areas = self._areas = Areas(cfg.cbc)
         areas.set_stored(await inventory.load(sessions))
         await areas.prepare()
-        app[cbc_api.SERVICE] = self.cbc
-        app[cbc_api.AREAS] = areas
-        app[cbc_api.SESSIONS] = sessions
+        app[cbc_intake.SERVICE] = self.cbc
+        app[cbc_intake.AREAS] = areas
+        app[cbc_intake.SESSIONS] = sessions
         self._api = ApiServer(app, str(cfg.api.bind), cfg.api.port, cfg.api.drain_grace_seconds,
                               cfg.api.idle_seconds)  # fmt: skip
         await self._api.start()

@@ -1,45 +1,37 @@
-"""Alert intake and status over HTTP: the native API and osmo-cbc's ECBE endpoints."""
+"""Alert intake and status over HTTP: the native API, the cell inventory, and the routes of
+the other doors (CAP, ECBE)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, Field, model_validator
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from pydantic import Field, model_validator
 
 from omnigw.api.middleware import principal
 from omnigw.api.routes import Body, Route, json_response, read_body
-from omnigw.cbc import cap as cap_xml
 from omnigw.cbc import inventory
 from omnigw.cbc.areas import AreaError, Areas, CellPosition, Target
 from omnigw.cbc.cap import MAX_POLYGON_POINTS
 from omnigw.cbc.cbsp import results as cbsp_results
-from omnigw.cbc.cbsp.adapter import REPETITION_UNIT
+from omnigw.cbc.doors import cap as doors_cap
+from omnigw.cbc.doors import ecbe as doors_ecbe
+from omnigw.cbc.intake import AREAS, CATEGORY, SERVICE, SESSIONS, intake, rejecting
 from omnigw.cbc.messages import (
     AlertClass,
-    Category,
     Certainty,
-    EncodedText,
     GeoScope,
-    MessageError,
-    Page,
     SerialNumber,
     Urgency,
 )
-from omnigw.cbc.metrics import REJECTED
 from omnigw.cbc.models import Alert
 from omnigw.cbc.results import Reader
-from omnigw.cbc.service import AlertSpec, CbcService, Text
-from omnigw.errors import Invalid, NotFound
+from omnigw.cbc.service import AlertSpec, Text
+from omnigw.errors import Invalid
 from omnigw.identity.permissions import Permission
 
 TAG = "alerts"
-M = TypeVar("M", bound=BaseModel)
-SERVICE = web.AppKey("omnigw_cbc", CbcService)
-SESSIONS = web.AppKey("omnigw_cbc_sessions", async_sessionmaker[AsyncSession])
-AREAS = web.AppKey("omnigw_cbc_areas", Areas)
 
 
 class TextIn(Body):
@@ -125,13 +117,6 @@ async def resolve_target(areas: Areas, target: TargetIn) -> Target:
         raise Invalid(f"target.{exc}") from None
 
 
-_CATEGORY = {
-    "high_priority": Category.HIGH_PRIORITY,
-    "normal": Category.NORMAL,
-    "background": Category.BACKGROUND,
-}
-
-
 # How each interface's answers become cell results
 READERS: dict[str, Reader] = {"cbsp": cbsp_results.cells_of}
 
@@ -211,25 +196,8 @@ def alert_view(alert: Alert, cells: bool = True) -> dict[str, Any]:
     }
 
 
-async def _rejecting(source: str, coro: Any) -> Any:
-    try:
-        return await coro
-    except (Invalid, MessageError) as exc:
-        REJECTED.labels(source).inc()
-        raise Invalid(str(exc)) from None
-
-
-async def _intake(request: web.Request, model: type[M], source: str) -> M:
-    """Read an alert body; a refusal is counted per door."""
-    try:
-        return await read_body(request, model)
-    except Invalid:
-        REJECTED.labels(source).inc()
-        raise
-
-
 async def create(request: web.Request) -> web.Response:
-    body = await _intake(request, AlertIn, "api")
+    body = await intake(request, AlertIn, "api")
     areas, service = request.app[AREAS], request.app[SERVICE]
     expires = body.expires_at
     if body.duration_seconds is not None:
@@ -244,12 +212,12 @@ async def create(request: web.Request) -> web.Response:
         severity=body.severity,
         urgency=body.urgency,
         certainty=body.certainty,
-        category=_CATEGORY[body.category] if body.category else None,
+        category=CATEGORY[body.category] if body.category else None,
         repetition_seconds=body.repetition_seconds,
         broadcasts_requested=body.broadcasts,
         expires_at=expires,
     )
-    alert_id = await _rejecting("api", service.submit(spec, principal(request).email))
+    alert_id = await rejecting("api", service.submit(spec, principal(request).email))
     return json_response(service.summary(alert_id), status=201)
 
 
@@ -293,7 +261,7 @@ async def patch(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     alert_id = request.match_info["alert_id"]
     texts = [Text(t.language, t.text) for t in body.texts]
-    await _rejecting("api", service.revise_texts(alert_id, texts, principal(request).email))
+    await rejecting("api", service.revise_texts(alert_id, texts, principal(request).email))
     return json_response(service.summary(alert_id))
 
 
@@ -302,67 +270,6 @@ async def cancel(request: web.Request) -> web.Response:
     alert_id = request.match_info["alert_id"]
     await service.cancel(alert_id, principal(request).email)
     return json_response(alert_view(await service.get(alert_id), cells=False))
-
-
-# --- OASIS CAP 1.2 ------------------------------------------------------------------------
-
-
-async def _cap_target(areas: Areas, alert: cap_xml.CapAlert) -> Target:
-    targets = []
-    try:
-        for area in alert.areas:
-            targets += [await areas.polygon(p) for p in area.polygons]
-            targets += [await areas.circle(*c) for c in area.circles]
-            if area.cells:
-                targets.append(areas.cells(area.cells))
-            if area.named:
-                targets.append(areas.named(area.named))
-        return areas.union(targets)
-    except AreaError as exc:
-        raise Invalid(f"info[0].area: {exc}") from None
-
-
-async def _cap_spec(areas: Areas, alert: cap_xml.CapAlert) -> AlertSpec:
-    return AlertSpec(
-        target=await _cap_target(areas, alert),
-        texts=tuple(Text(i.language, i.text) for i in alert.infos),
-        alert_class=alert.alert_class,
-        severity=alert.severity,
-        urgency=alert.urgency,
-        certainty=alert.certainty,
-        expires_at=alert.expires,
-        source="cap",
-        external_ref=alert.identifier,
-    )
-
-
-async def cap(request: web.Request) -> web.Response:
-    """Alert -> a new alert; Update -> the referenced alert superseded (matched by language,
-    area re-targeted); Cancel -> KILL. References resolve through the whole chain of
-    Updates an alert has taken, so a feed may name its latest message."""
-    service = request.app[SERVICE]
-    who = principal(request).email
-    try:
-        alert = cap_xml.parse(await request.read())
-    except cap_xml.CapError as exc:
-        REJECTED.labels("cap").inc()
-        raise Invalid(str(exc)) from None
-    if alert.msg_type == "Alert":
-        spec = await _cap_spec(request.app[AREAS], alert)
-        alert_id = await _rejecting("cap", service.submit(spec, who))
-        return json_response(service.summary(alert_id), status=201)
-    found = [await service.find_active("cap", ref.identifier) for ref in alert.references]
-    live = list(dict.fromkeys(a for a in found if a is not None))
-    if not live:
-        names = ", ".join(ref.identifier for ref in alert.references)
-        raise NotFound(f"references: no active alert {names}")
-    for alert_id in live:
-        if alert.msg_type == "Cancel":
-            await service.cancel(alert_id, who)
-        else:
-            spec = await _cap_spec(request.app[AREAS], alert)
-            await _rejecting("cap", service.supersede(alert_id, spec, who, alert.identifier))
-    return json_response({"status": "ok", "alerts": live})
 
 
 # --- cell inventory ---------------------------------------------------------------------
@@ -396,139 +303,6 @@ async def cells_put(request: web.Request) -> web.Response:
     return json_response({"status": "ok", "stored": len(cells)})
 
 
-# --- osmo-cbc ECBE compatibility ---------------------------------------------------------
-
-
-class EcbeSerialDecoded(Body):
-    geo_scope: Literal["cell_wide_immediate", "plmn_wide", "lac_sac_tac_wide", "cell_wide"]
-    msg_code: int = Field(ge=0, le=1023)
-    update_nr: int = Field(ge=0, le=15)
-
-
-class EcbeSerial(Body):
-    serial_nr_encoded: int | None = Field(default=None, ge=0, le=65535)
-    serial_nr_decoded: EcbeSerialDecoded | None = None
-
-
-class EcbeDecoded(Body):
-    character_set: Literal["gsm", "8bit", "ucs2"] = "gsm"
-    language: str | None = None
-    data_utf8: str = Field(min_length=1)
-
-
-class EcbeEncoded(Body):
-    dcs: int = Field(ge=0, le=255)
-    pages: list[str] = Field(min_length=1, max_length=15)
-
-
-class EcbeEtws(Body):
-    warning_type: int = Field(ge=0, le=127)
-    emergency_user_alert: bool = True
-    popup_on_display: bool = True
-    warning_sec_info: str | None = None
-
-
-class EcbePayload(Body):
-    payload_decoded: EcbeDecoded | None = None
-    payload_encoded: EcbeEncoded | None = None
-    payload_etws: EcbeEtws | None = None
-
-
-class EcbeSmscb(Body):
-    message_id: int = Field(ge=0, le=65535)
-    serial_nr: EcbeSerial
-    payload: EcbePayload
-
-
-class EcbeScope(Body):
-    scope_plmn: dict[str, Any] | None = None
-
-
-class EcbeMessage(Body):
-    cbe_name: str = Field(min_length=1, max_length=64)
-    category: Literal["normal", "high_priority", "background"] = "normal"
-    repetition_period: int = Field(ge=1, le=4095, description="units of 1.883 s")
-    num_of_bcast: int = Field(default=0, ge=0, le=65535)
-    warning_period_sec: int | None = Field(default=None, ge=0)
-    scope: EcbeScope
-    smscb_message: EcbeSmscb
-
-
-_GEO = {"cell_wide_immediate": 0, "plmn_wide": 1, "lac_sac_tac_wide": 2, "cell_wide": 3}
-
-
-def _ecbe_spec(body: EcbeMessage, areas: Areas) -> AlertSpec:
-    sm = body.smscb_message
-    serial_in = sm.serial_nr
-    if serial_in.serial_nr_decoded is not None:
-        d = serial_in.serial_nr_decoded
-        serial = SerialNumber(GeoScope(_GEO[d.geo_scope]), d.msg_code, d.update_nr)
-    elif serial_in.serial_nr_encoded is not None:
-        serial = SerialNumber.decode(serial_in.serial_nr_encoded)
-    else:
-        raise Invalid("smscb_message.serial_nr: give serial_nr_encoded or serial_nr_decoded")
-    payload = sm.payload
-    texts: tuple[Text, ...] = ()
-    encoded = None
-    warning = None
-    if payload.payload_decoded is not None:
-        decoded = payload.payload_decoded
-        texts = (Text(decoded.language, decoded.data_utf8),)
-    elif payload.payload_encoded is not None:
-        raw = payload.payload_encoded
-        pages = []
-        for index, page in enumerate(raw.pages):
-            try:
-                data = bytes.fromhex(page)
-            except ValueError:
-                raise Invalid(f"payload_encoded.pages.{index}: not hex") from None
-            if len(data) > 82:
-                raise Invalid(f"payload_encoded.pages.{index}: more than 82 octets")
-            pages.append(Page(data.ljust(82, b"\0"), len(data)))
-        encoded = EncodedText(raw.dcs, tuple(pages))
-    elif payload.payload_etws is not None:
-        etws = payload.payload_etws
-        warning = (
-            (etws.warning_type << 9)
-            | (int(etws.emergency_user_alert) << 8)
-            | (int(etws.popup_on_display) << 7)
-        )
-    else:
-        raise Invalid("smscb_message.payload: give payload_decoded, _encoded or _etws")
-    if body.scope.scope_plmn is None:
-        raise Invalid("scope: only scope_plmn is supported")
-    return AlertSpec(
-        target=areas.plmn(),
-        texts=texts,
-        identifier=sm.message_id,
-        alert_class=None,
-        category=_CATEGORY[body.category],
-        repetition_seconds=max(2, round(body.repetition_period * REPETITION_UNIT)),
-        broadcasts_requested=body.num_of_bcast,
-        source="ecbe",
-        external_ref=str(sm.message_id),
-        serial=serial,
-        encoded=encoded,
-        warning_type=warning,
-    )
-
-
-async def ecbe_create(request: web.Request) -> web.Response:
-    body = await _intake(request, EcbeMessage, "ecbe")
-    spec = _ecbe_spec(body, request.app[AREAS])
-    await _rejecting("ecbe", request.app[SERVICE].submit(spec, principal(request).email))
-    return web.Response(status=201)
-
-
-async def ecbe_delete(request: web.Request) -> web.Response:
-    service = request.app[SERVICE]
-    alert_id = await service.find_active("ecbe", request.match_info["message_id"])
-    if alert_id is None:
-        raise NotFound(f"no active message {request.match_info['message_id']}")
-    await service.cancel(alert_id, principal(request).email)
-    return web.Response(status=200)
-
-
 ROUTES = [
     Route("POST", "/api/v1/alerts", create, Permission.ALERT_SUBMIT,
           "Submit an alert (stored before the answer)", TAG, AlertIn, None, 201),
@@ -543,16 +317,10 @@ ROUTES = [
           "codes, update number + 1", TAG, AlertUpdate),
     Route("DELETE", "/api/v1/alerts/{alert_id}", cancel, Permission.ALERT_SUBMIT,
           "Cancel an alert (KILL on every peer)", TAG),
-    Route("POST", "/api/v1/cap", cap, Permission.ALERT_SUBMIT,
-          "Submit OASIS CAP 1.2 or 1.1 XML (Alert; Update supersedes; Cancel; references "
-          "resolve through the alert's chain)", TAG),
     Route("GET", "/api/v1/cells", cells_get, Permission.ALERT_READ,
           "The cell inventory that areas, polygons and circles resolve to", "cells"),
     Route("PUT", "/api/v1/cells", cells_put, Permission.NETWORK_WRITE,
           "Replace the API-managed cells of the inventory", "cells", InventoryIn),
-    Route("POST", "/api/ecbe/v1/message", ecbe_create, Permission.ALERT_SUBMIT,
-          "osmo-cbc ECBE: create a message (201, 409 duplicate, 400 bad input)", "ecbe",
-          EcbeMessage, None, 201),
-    Route("DELETE", "/api/ecbe/v1/message/{message_id}", ecbe_delete, Permission.ALERT_SUBMIT,
-          "osmo-cbc ECBE: delete a message (200, 404 unknown)", "ecbe"),
+    *doors_cap.ROUTES,
+    *doors_ecbe.ROUTES,
 ]  # fmt: skip

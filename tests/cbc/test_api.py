@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from omnigw.api.app import build_app
 from omnigw.api.context import ApiContext
 from omnigw.cbc import api as cbc_api
+from omnigw.cbc import intake as cbc_intake
 from omnigw.cbc.areas import Areas
 from omnigw.cbc.service import CbcService
 from omnigw.config import ApiConfig, CbcConfig
@@ -38,9 +39,9 @@ async def client(identity: IdentityService, engine: AsyncEngine) -> AsyncIterato
     service = CbcService(cfg, session_factory(engine))
     await service.start()
     app = build_app(ApiContext(identity=identity, settings=ApiConfig()), [cbc_api.ROUTES])
-    app[cbc_api.SERVICE] = service
-    app[cbc_api.AREAS] = Areas(cfg)
-    app[cbc_api.SESSIONS] = session_factory(engine)
+    app[cbc_intake.SERVICE] = service
+    app[cbc_intake.AREAS] = Areas(cfg)
+    app[cbc_intake.SESSIONS] = session_factory(engine)
     test_client = TestClient(TestServer(app))
     await test_client.start_server()
     tokens = {}

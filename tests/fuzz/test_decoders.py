@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from omnigw.api.routes import parse_body
 from omnigw.cbc import cap as cap_xml
-from omnigw.cbc.api import AlertIn, EcbeMessage
+from omnigw.cbc.api import AlertIn
 from omnigw.cbc.cbsp import codec as cbsp
+from omnigw.cbc.doors.ecbe import EcbeMessage
 from omnigw.diameter import codec as diameter
 from omnigw.diameter.ccr import parse_ccr
 from omnigw.errors import Invalid
