@@ -73,7 +73,6 @@ def test_round_trip(pdu: Pdu) -> None:
     assert decode(encode(pdu)) == pdu
 
 
-@pytest.mark.skipif(not tshark.available(), reason="peer unavailable: tshark not installed")
 def test_tshark_reads_every_pdu_as_we_meant_it() -> None:
     wires = [encode(p) for p in GOLDEN]
     names = ["sbc-ap.procedureCode", "sbc-ap.Message_Identifier", "sbc-ap.Repetition_Period",
@@ -106,7 +105,6 @@ def test_threads_never_share_the_pdu_object_mid_message() -> None:
     assert results == GOLDEN * 10
 
 
-@pytest.mark.skipif(not tshark.available(), reason="peer unavailable: tshark not installed")
 def test_a_warning_area_of_20000_cells_is_written_whole() -> None:
     """Past 16383 octets APER fragments the IE's length; tshark reads every IE after it."""
     cells = tuple(Ecgi("901-70", i) for i in range(20_000))
