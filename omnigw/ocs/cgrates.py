@@ -106,9 +106,10 @@ class CgratesOcs:
         await self._check_response_cache()
 
     async def _check_response_cache(self) -> None:
-        """Say at start if a retry could be charged twice. omnigw resends a request whose
-        answer timed out with the same CGREvent ID; CGRateS recognises it only through its
-        *rpc_responses cache, off by default (limit 0, config/config_defaults.go 346)."""
+        """Say at start if a repeated request could be charged twice. A request reaches
+        CGRateS again with the same CGREvent ID when a PGW retransmits a CCR across an omnigw
+        restart; CGRateS recognises it only through its *rpc_responses cache, off by
+        default (limit 0, config/config_defaults.go 346)."""
         try:
             reply = await self.call(
                 "ConfigSv1.GetConfig", {"Tenant": self.cfg.tenant, "Section": "caches"}
@@ -117,7 +118,7 @@ class CgratesOcs:
         except (RpcError, OcsError, KeyError, TypeError) as exc:
             log.warning(
                 "could not read CGRateS's *rpc_responses cache setting; if it is off, a "
-                "retried request may be charged twice",
+                "request that reaches it twice is charged twice",
                 extra={"error": str(exc)},
             )
             return
@@ -125,8 +126,9 @@ class CgratesOcs:
         if limit == 0:
             log.warning(
                 "CGRateS's *rpc_responses cache is off (caches.partitions.*rpc_responses.limit "
-                "is 0): a request omnigw retries after a timeout may be charged twice; give it "
-                "a limit (-1: no limit) and a ttl longer than omnigw's timeout"
+                "is 0): a request that reaches it twice (a PGW retransmitting across an omnigw "
+                "restart) is charged twice; give it a limit (-1: no limit) and a ttl longer "
+                "than omnigw's timeout"
             )
 
     async def close(self) -> None:
@@ -280,9 +282,6 @@ class CgratesOcs:
             # more; if it no longer has it, it rates this event: the whole session, its times.
             await self._send_cdr(charge, cdr)
 
-    async def _cdr(self, charge: Charge, used: int) -> None:
-        await self._send_cdr(charge, self._args(charge, Usage=_to_cgrates(charge.unit, used)))
-
     async def _send_cdr(self, charge: Charge, cdr: dict[str, Any]) -> None:
         cdr["ID"] = f"{charge.request_id}:cdr"
         try:
@@ -310,7 +309,8 @@ class CgratesOcs:
             # ProcessMessage keeps no CDR; the one-time session it charged stays in the
             # closed-sessions cache (sessions.go 1888, 1843), so this CDR is made from it and
             # debits nothing more; past the cache, it is rated from this Usage, the grant.
-            await self._cdr(charge, grant.amount)
+            cdr = self._args(charge, Usage=_to_cgrates(charge.unit, grant.amount))
+            await self._send_cdr(charge, cdr)
         return grant
 
     async def report(self, charge: Charge) -> None:

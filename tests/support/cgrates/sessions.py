@@ -22,7 +22,6 @@ from tests.support.cgrates.state import (
 )
 
 FLAGS = {
-    "SessionSv1.AuthorizeEvent": "GetMaxUsage",
     "SessionSv1.InitiateSession": "InitSession",
     "SessionSv1.UpdateSession": "UpdateSession",
     "SessionSv1.TerminateSession": "TerminateSession",
@@ -76,8 +75,6 @@ class SessionS:
         self.state = state
 
     def dispatch(self, method: str, event: dict[str, Any], event_id: str) -> Any:
-        if method == "SessionSv1.AuthorizeEvent":
-            return self._authorize(event)
         if method == "SessionSv1.InitiateSession":
             return self._initiate(event)
         if method == "SessionSv1.UpdateSession":
@@ -106,15 +103,6 @@ class SessionS:
         return usage
 
     # --- the methods ---------------------------------------------------------------------
-
-    def _authorize(self, event: dict[str, Any]) -> dict[str, Any]:
-        """BiRPCv1AuthorizeEvent: authEvent (sessions.go 1567-1600), errors as RALS_ERROR."""
-        try:
-            increment = self._rated(event)
-        except CgrError as exc:
-            raise CgrError(f"RALS_ERROR:{exc}") from None
-        usage = self._usage(event)
-        return {"MaxUsage": self._affordable(event["Account"], event["ToR"], usage, increment)}
 
     def _initiate(self, event: dict[str, Any]) -> dict[str, Any]:
         key = session_key(event)
