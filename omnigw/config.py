@@ -8,6 +8,7 @@ keys and wrong types are errors that name the path to the bad key.
 from __future__ import annotations
 
 import os
+import re
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -140,26 +141,74 @@ class CbspSettings(Section):
     reconnect_max_seconds: float = Field(default=30.0, gt=0)
 
 
+_LOOPBACK: IPv4Address | IPv6Address = IPv4Address("127.0.0.1")
+
+
+class SbcapSettings(Section):
+    """SBc-AP (TS 29.168) towards MMEs: transport, listener (server-mode peers), timers."""
+
+    # sctp: kernel SCTP, PPID 24. tcp: each message framed over TCP with its stream and
+    # PPID; not a standard, for labs and tests between omnigw and its own MME simulator.
+    transport: Literal["sctp", "tcp"] = "sctp"
+    # Local addresses: the first is bound, the others added to the association (multi-homing).
+    bind: list[BindAddress] = Field(default_factory=lambda: [_LOOPBACK])
+    port: Port = 29168
+    stream: int = Field(default=0, ge=0, le=1)  # the SCTP stream SBc-AP PDUs go on
+    answer_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1)
+    reconnect_max_seconds: float = Field(default=30.0, gt=0)
+    # OMC-ID (TS 29.168 4.3.4.3.11, ITU-T Q.713 address) sent with every request when set: hex
+    omc_id: str | None = Field(default=None, pattern=r"^([0-9a-fA-F]{2}){3,20}$")
+
+
+_TAI = r"^\d{3}-\d{2,3}-\d{1,5}$"  # mcc-mnc-tac
+_ECGI = r"^\d{3}-\d{2,3}-\d{1,9}$"  # mcc-mnc-eci (28 bits)
+
+
 class CbcPeer(Section):
-    """A BSC. `server`: it connects to our CBSP port from `address`; `client`: we connect."""
+    """A BSC (CBSP) or an MME (SBc-AP). `server`: it connects to us from `address`;
+    `client`: we connect to it (the usual way for an MME, which listens on 29168)."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    protocol: Literal["cbsp"] = "cbsp"
+    protocol: Literal["cbsp", "sbcap"] = "cbsp"
     mode: Literal["server", "client"] = "server"
     address: BindAddress
+    # An MME's other addresses (multi-homing; client mode).
+    addresses: list[BindAddress] = Field(default_factory=list)
     port: Port = 48049
     # The operator this peer belongs to ("mcc-mnc"), so alerts can target an operator's
     # network; when set, every cell it lists must be of this PLMN.
     plmn: str | None = Field(default=None, pattern=r"^\d{3}-\d{2,3}$")
-    # CGIs ("mcc-mnc-lac-ci") this BSC serves; empty: send it every cell target.
+    # The cells this peer serves: CGIs "mcc-mnc-lac-ci" for a BSC, ECGIs "mcc-mnc-eci" for
+    # an MME; empty: send it every cell target of its kind.
     cells: list[str] = Field(default_factory=list)
+    # An MME's tracking areas ("mcc-mnc-tac"): its List-of-TAIs, and how TAI targets split.
+    tais: list[Annotated[str, Field(pattern=_TAI)]] = Field(default_factory=list)
+    # An MME's emergency area ids (24 bits); empty: send it every emergency area target.
+    emergency_areas: list[Annotated[int, Field(ge=0, le=0xFFFFFF)]] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sbcap_defaults(cls, data: Any) -> Any:
+        """An MME listens on 29168 and the CBC connects, unless the config says otherwise."""
+        if isinstance(data, dict) and data.get("protocol") == "sbcap":
+            data = {"mode": "client", "port": 29168, **data}
+        return data
 
     @model_validator(mode="after")
     def _cells_of_its_plmn(self) -> CbcPeer:
         if self.plmn is not None:
-            others = [c for c in self.cells if not c.startswith(self.plmn + "-")]
+            others = [c for c in self.cells + self.tais if not c.startswith(self.plmn + "-")]
             if others:
                 raise ValueError(f"cells {others[:3]} are not of the peer's plmn {self.plmn}")
+        if self.protocol == "sbcap":
+            if not self.tais:
+                raise ValueError("an sbcap peer needs its tais (List-of-TAIs is mandatory)")
+            wrong = [c for c in self.cells if not re.match(_ECGI, c)]
+            if wrong or any(int(c.rsplit("-", 1)[1]) >= 1 << 28 for c in self.cells):
+                raise ValueError(f"an sbcap peer's cells are ECGIs 'mcc-mnc-eci': {wrong[:3]}")
+        elif self.tais or self.emergency_areas or self.addresses:
+            raise ValueError("tais, emergency_areas and addresses are for sbcap peers")
         return self
 
 
@@ -176,6 +225,7 @@ class CbcConfig(Section):
     """Cell Broadcast Centre: peers, timers, defaults, cell inventory and named areas."""
 
     cbsp: CbspSettings = CbspSettings()
+    sbcap: SbcapSettings = SbcapSettings()
     peers: list[CbcPeer] = Field(default_factory=list)
     # Repetition period and count when an alert does not say.
     default_repetition_seconds: int = Field(default=60, ge=2, le=7700)

@@ -8,7 +8,8 @@ protocol-neutral target, which each peer's adapter turns into its own list.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,9 @@ class AreaError(ValueError):
 
 # How the store keeps a target's kind: the numbers of CBSP's discriminators, which it held
 # before targets were neutral (TS 48.049 8.2.6), so stored alerts read back unchanged.
-_STORED = {AreaKind.CGI: 0, AreaKind.LAI: 4, AreaKind.LAC: 5, AreaKind.ALL: 6}
+# LTE's kinds, which CBSP has not, take numbers CBSP does not use.
+_STORED = {AreaKind.CGI: 0, AreaKind.LAI: 4, AreaKind.LAC: 5, AreaKind.ALL: 6,
+           AreaKind.ECGI: 16, AreaKind.TAI: 17, AreaKind.EAI: 18}  # fmt: skip
 _KIND_OF = {code: kind for kind, code in _STORED.items()}
 
 
@@ -49,12 +52,18 @@ class Target:
         cells = tuple(CellId(*c) for c in data["cells"])
         return cls(_KIND_OF[data["discriminator"]], cells, GeoScope(data["scope"]))
 
-    def for_peer(self, served: Sequence[str]) -> Target | None:
-        """The part of the target a peer serves (None: nothing for it)."""
-        if self.kind is not AreaKind.CGI or not served:
+    def for_peer(self, served: Mapping[AreaKind, AbstractSet[str]]) -> Target | None:
+        """The part of the target a peer serves (None: nothing for it). `served`: for each
+        kind the peer's interface carries, the cells or areas it serves (empty: all)."""
+        if self.kind is AreaKind.ALL:
             return self
-        mine = tuple(c for c in self.cells if cell_key(c) in served)
-        return Target(AreaKind.CGI, mine, self.scope) if mine else None
+        mine = served.get(self.kind)
+        if mine is None:
+            return None  # not a kind of list this peer's interface carries
+        if not mine:
+            return self
+        cells = tuple(c for c in self.cells if cell_key(c) in mine)
+        return Target(self.kind, cells, self.scope) if cells else None
 
 
 def parse_cgi(text: str) -> CellId:
@@ -68,6 +77,29 @@ def parse_cgi(text: str) -> CellId:
     if not (0 <= (cell.lac or 0) <= 0xFFFF and 0 <= (cell.ci or 0) <= 0xFFFF):
         raise AreaError(f"cell {text!r}: LAC and CI are 0..65535")
     return cell
+
+
+def _plmn_and(text: str, what: str, form: str, bits: int) -> CellId:
+    """'mcc-mnc-n' with n below 2**bits, as CellId(mcc, mnc, ...) by the caller's kind."""
+    try:
+        mcc, mnc, number = text.split("-")
+        if not (len(mcc) == 3 and mcc.isdigit() and len(mnc) in (2, 3) and mnc.isdigit()):
+            raise ValueError
+        value = int(number)
+    except ValueError:
+        raise AreaError(f"{what} {text!r}: not {form}") from None
+    if not 0 <= value < 1 << bits:
+        raise AreaError(f"{what} {text!r}: the last part is 0..{(1 << bits) - 1}")
+    return CellId(mcc, mnc, value, None)
+
+
+def parse_ecgi(text: str) -> CellId:
+    cell = _plmn_and(text, "ecgi", "'mcc-mnc-eci'", 28)
+    return CellId(cell.mcc, cell.mnc, None, cell.lac)
+
+
+def parse_tai(text: str) -> CellId:
+    return _plmn_and(text, "tai", "'mcc-mnc-tac'", 16)
 
 
 def cell_key(cell: CellId) -> str:
@@ -161,6 +193,23 @@ class Areas:
             raise AreaError("lai: no location areas")
         return Target(AreaKind.LAI, tuple(out), GeoScope.AREA)
 
+    def ecgis(self, ecgis: Sequence[str]) -> Target:
+        cells = tuple(dict.fromkeys(parse_ecgi(t) for t in ecgis))
+        if not cells:
+            raise AreaError("ecgis: no cells")
+        return Target(AreaKind.ECGI, cells, GeoScope.CELL)
+
+    def tais(self, tais: Sequence[str]) -> Target:
+        areas = tuple(dict.fromkeys(parse_tai(t) for t in tais))
+        if not areas:
+            raise AreaError("tais: no tracking areas")
+        return Target(AreaKind.TAI, areas, GeoScope.AREA)
+
+    def emergency_areas(self, ids: Sequence[int]) -> Target:
+        if not ids or any(not 0 <= i <= 0xFFFFFF for i in ids):
+            raise AreaError("emergency_areas: give emergency area ids in 0..16777215")
+        return Target(AreaKind.EAI, tuple(CellId(ci=i) for i in dict.fromkeys(ids)), GeoScope.AREA)
+
     def named(self, names: Sequence[str]) -> Target:
         cgis: list[str] = []
         for name in names:
@@ -193,6 +242,6 @@ class Areas:
         if any(t.kind is AreaKind.ALL for t in targets):
             return self.plmn()
         if len({t.kind for t in targets}) != 1:
-            raise AreaError("area: cannot mix cells with LAC/LAI areas in one alert")
+            raise AreaError("area: cannot mix kinds of cells or areas in one alert")
         cells = tuple(dict.fromkeys(c for t in targets for c in t.cells))
         return Target(targets[0].kind, cells, targets[0].scope)

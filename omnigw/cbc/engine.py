@@ -50,7 +50,9 @@ class Southbound(Protocol):
 
     def covers(self, peer: PeerRuntime, alert: AlertRt) -> bool: ...
 
-    def query(self, peer: PeerRuntime, message: MessageRt, row: DeliveryRow) -> Request: ...
+    def query(self, peer: PeerRuntime, message: MessageRt, row: DeliveryRow) -> Request | None:
+        """A query of the message's broadcast counts; None: the protocol has none."""
+        ...
 
 
 class DeliveryEngine:
@@ -58,17 +60,13 @@ class DeliveryEngine:
         self,
         runtime: Runtime,
         writer: StoreWriter,
-        southbound: Southbound,
-        max_attempts: int,
-        answer_timeout: float,
+        southbound: dict[str, Southbound],
         clock: Callable[[], float],
         wall: Callable[[], datetime] = utcnow,
     ) -> None:
         self._rt = runtime
         self._writer = writer
-        self._south = southbound
-        self._max_attempts = max_attempts
-        self._answer_timeout = answer_timeout
+        self._south = southbound  # by interface: the one switch on the peer's protocol
         self.clock = clock  # monotonic: answer deadlines, delivery latency
         self.wall = wall  # UTC date and time: what the store records
         self._seq = itertools.count()
@@ -131,11 +129,11 @@ class DeliveryEngine:
 
     def retarget(self, peer: PeerRuntime, delivery: DeliveryRt, old: Target) -> None:
         """A kept message after an update: written again where the area still is."""
-        if not self._south.covers(peer, delivery.message.alert):
+        if not self._south[peer.interface].covers(peer, delivery.message.alert):
             self.step(peer, delivery, Event.CANCEL)  # the area left this peer
             return
         # A replace leaves other cells as they are: kill it where the area left.
-        left = self._south.kill_left(peer, delivery.message, delivery.row, old)
+        left = self._south[peer.interface].kill_left(peer, delivery.message, delivery.row, old)
         if left is not None:
             self.push(peer, 0, -1, *left)
         self.step(peer, delivery, Event.RETARGET)
@@ -146,7 +144,9 @@ class DeliveryEngine:
         for peer, delivery in list(alert.deliveries):
             if not peer.up or delivery.state is not S.ACTIVE:
                 continue
-            request = self._south.query(peer, delivery.message, delivery.row)
+            request = self._south[peer.interface].query(peer, delivery.message, delivery.row)
+            if request is None:
+                continue
             self.push(peer, alert.priority, -1, *request)
             sent += 1
         return sent
@@ -187,7 +187,7 @@ class DeliveryEngine:
     ) -> None:
         row = delivery.row
         before = delivery.state
-        result = step(before, event, row.attempts, self._max_attempts, peer.up, partial)
+        result = step(before, event, row.attempts, peer.max_attempts, peer.up, partial)
         row.state, row.attempts = result.state, result.attempts
         message = delivery.message
         alert = message.alert
@@ -198,13 +198,13 @@ class DeliveryEngine:
             elif action is Do.START_TIMER:
                 timed = True  # the request that follows starts its timer when it leaves
             elif action is Do.WRITE:
-                write = self._south.write(peer, message, row)
+                write = self._south[peer.interface].write(peer, message, row)
                 if write is None:
                     no_cells = True
                 else:
                     self.push(peer, alert.priority, row.id, *write, timed=timed)
             elif action is Do.KILL:
-                kill = self._south.kill(peer, message, row)
+                kill = self._south[peer.interface].kill(peer, message, row)
                 self.push(peer, 0, row.id, *kill, timed=timed)
             elif action is Do.CONFIRM:
                 row.confirmed_serial = message.serial
@@ -297,13 +297,13 @@ class DeliveryEngine:
             return False
         if timed:
             peer.deadlines.pop(delivery_id, None)  # a re-send goes to the back
-            peer.deadlines[delivery_id] = self.clock() + self._answer_timeout
+            peer.deadlines[delivery_id] = self.clock() + peer.answer_timeout
         return True
 
     async def _answer_timeouts(self) -> None:
         """One sweep a tick instead of a timer per PDU (two timer operations per delivery
         were a sixth of the fan-out's cost); a timeout fires up to a tick late."""
-        tick = min(0.5, self._answer_timeout / 4)
+        tick = min([0.5] + [p.answer_timeout / 4 for p in self._rt.peers.values()])
         while True:
             await asyncio.sleep(tick)
             self.expire(self.clock())

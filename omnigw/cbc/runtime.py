@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from omnigw.cbc.areas import Target
+from omnigw.cbc.cells import CARRIED, AreaKind
 from omnigw.cbc.delivery import AlertProgress, DeliveryState
 from omnigw.cbc.messages import (
     AlertClass,
@@ -132,6 +133,8 @@ class DeliveryRt:
 class PeerRuntime:
     cfg: CbcPeer
     interface: str = "cbsp"
+    answer_timeout: float = 10.0  # seconds: its interface's setting
+    max_attempts: int = 3
     link: Link | None = None
     writable: bool = True
     # (priority, sequence, delivery id, pdu, wire, timed): see DeliveryEngine.push
@@ -142,6 +145,11 @@ class PeerRuntime:
     deliveries: dict[int, DeliveryRt] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # What it serves, by kind of list its interface carries (see Target.for_peer)
+        cfg = self.cfg
+        listed = {AreaKind.CGI: cfg.cells, AreaKind.ECGI: cfg.cells, AreaKind.TAI: cfg.tais,
+                  AreaKind.EAI: [str(e) for e in cfg.emergency_areas]}  # fmt: skip
+        self.served = {k: frozenset(listed.get(k, ())) for k in CARRIED[self.interface]}
         # Label tuples built once: two increments per delivery.
         self.sent = (self.cfg.name, self.interface, "sent")
         self.confirmed = (self.cfg.name, self.interface, "confirmed")
@@ -155,8 +163,9 @@ class PeerRuntime:
 class Runtime:
     """What the engine and the alert service share."""
 
-    def __init__(self, peers: list[CbcPeer]) -> None:
-        self.peers = {p.name: PeerRuntime(p, p.protocol) for p in peers}
+    def __init__(self, peers: list[CbcPeer], timers: dict[str, tuple[float, int]]) -> None:
+        """`timers`: each interface's answer timeout and attempts."""
+        self.peers = {p.name: PeerRuntime(p, p.protocol, *timers[p.protocol]) for p in peers}
         self.alerts: dict[str, AlertRt] = {}
         # (peer, message identifier, message code) -> delivery, to match answers
         self.refs: dict[tuple[str, int, int], DeliveryRt] = {}

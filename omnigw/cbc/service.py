@@ -35,15 +35,16 @@ class CbcService:
         # Every CBC write goes through the helper process, in order (see store.process).
         self._store = StoreProcess(url_of(sessions), "omnigw.cbc.models")
         self._writer = StoreWriter(self._store)
-        self._runtime = Runtime(cfg.peers)
+        timers = {"cbsp": (cfg.cbsp.answer_timeout_seconds, cfg.cbsp.max_attempts),
+                  "sbcap": (cfg.sbcap.answer_timeout_seconds, cfg.sbcap.max_attempts)}  # fmt: skip
+        self._runtime = Runtime(cfg.peers, timers)
         south = CbspSouthbound(self._runtime)
-        s = cfg.cbsp
         # The engine's clock is the loop's: deadlines and delivery latency both read it.
         self.engine = DeliveryEngine(
-            self._runtime, self._writer, south, s.max_attempts, s.answer_timeout_seconds,
+            self._runtime, self._writer, {"cbsp": south},
             clock=lambda: asyncio.get_running_loop().time(),
         )  # fmt: skip
-        self.cbsp = CbspPeers(s, self._runtime, self.engine, south)
+        self.cbsp = CbspPeers(cfg.cbsp, self._runtime, self.engine, south)
         self.alerts = AlertService(
             cfg, sessions, self._store, self._writer, self._runtime, self.engine
         )

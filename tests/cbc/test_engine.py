@@ -77,13 +77,13 @@ class Writer:
 class Harness:
     def __init__(self, *peers: str) -> None:
         cfgs = [CbcPeer(name=name, address="127.0.0.1") for name in peers]  # type: ignore[arg-type]
-        self.runtime = Runtime(cfgs)
+        self.runtime = Runtime(cfgs, {"cbsp": (TIMEOUT, 2)})
         self.south = Southbound()
         self.writer = Writer()
         self.now = 0.0
         self.engine = DeliveryEngine(
-            self.runtime, self.writer, self.south, max_attempts=2,  # type: ignore[arg-type]
-            answer_timeout=TIMEOUT, clock=lambda: self.now,
+            self.runtime, self.writer, {"cbsp": self.south},  # type: ignore[dict-item]
+            clock=lambda: self.now,
             wall=lambda: datetime(2026, 12, 3, tzinfo=UTC),
         )  # fmt: skip
         self.links = {name: Link() for name in peers}

@@ -51,11 +51,11 @@ class CbspSouthbound:
     # --- requests --------------------------------------------------------------------------
 
     def covers(self, peer: PeerRuntime, alert: AlertRt) -> bool:
-        return alert.target.for_peer(peer.cfg.cells) is not None
+        return alert.target.for_peer(peer.served) is not None
 
     def _cells(self, peer: PeerRuntime, message: MessageRt) -> CellList | None:
         """The alert's cells on this peer as a CBSP list; None: it serves none of them."""
-        mine = message.alert.target.for_peer(peer.cfg.cells)
+        mine = message.alert.target.for_peer(peer.served)
         return cell_list(mine) if mine is not None else None
 
     def write(self, peer: PeerRuntime, message: MessageRt, row: DeliveryRow) -> Request | None:
@@ -101,7 +101,7 @@ class CbspSouthbound:
     def kill_left(
         self, peer: PeerRuntime, message: MessageRt, row: DeliveryRow, old: Target
     ) -> Request | None:
-        served = peer.cfg.cells
+        served = peer.served
         now = message.alert.target.for_peer(served)
         before = old.for_peer(served)
         if now is None or before is None or row.confirmed_serial is None:

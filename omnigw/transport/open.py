@@ -1,0 +1,73 @@
+"""Opening associations and listeners on either transport, chosen by configuration."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Literal, Protocol
+
+from omnigw.transport import sctp
+from omnigw.transport.base import MessageProtocol, MessageTransport
+from omnigw.transport.framed import FramedTcp
+
+Kind = Literal["sctp", "tcp"]
+
+
+class Listener(Protocol):
+    @property
+    def port(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+async def connect(
+    kind: Kind, remote: Sequence[str], port: int, local: Sequence[str], upper: MessageProtocol
+) -> MessageTransport:
+    if kind == "sctp":
+        return await sctp.connect(remote, port, local, upper)
+    loop = asyncio.get_running_loop()
+    local_addr = (local[0], 0) if local else None
+    _, framed = await loop.create_connection(
+        lambda: FramedTcp(upper), remote[0], port, local_addr=local_addr
+    )
+    return framed
+
+
+class _TcpListener:
+    def __init__(self, server: asyncio.Server) -> None:
+        self._server = server
+
+    @property
+    def port(self) -> int:
+        return int(self._server.sockets[0].getsockname()[1])
+
+    def close(self) -> None:
+        self._server.close()
+
+
+class _Gate(asyncio.Protocol):
+    """Admission for a framed TCP connection: ask who it is, then hand it over."""
+
+    def __init__(self, accept: Callable[[str], MessageProtocol | None]) -> None:
+        self._accept = accept
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        upper = self._accept(str(transport.get_extra_info("peername")[0]))
+        if upper is None:
+            transport.close()
+            return
+        framed = FramedTcp(upper)
+        transport.set_protocol(framed)
+        framed.connection_made(transport)
+
+
+async def serve(
+    kind: Kind, local: Sequence[str], port: int, accept: Callable[[str], MessageProtocol | None]
+) -> Listener:
+    """Listen on `local`; `accept(remote address)` gives each association its protocol, or
+    None to refuse it."""
+    if kind == "sctp":
+        return sctp.SctpServer(local, port, accept)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: _Gate(accept), list(local), port)
+    return _TcpListener(server)
