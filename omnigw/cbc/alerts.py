@@ -33,7 +33,7 @@ from omnigw.cbc.messages import (
     is_etws,
 )
 from omnigw.cbc.metrics import ALERTS
-from omnigw.cbc.models import Alert, AlertEvent, Message
+from omnigw.cbc.models import Alert, AlertEvent, Delivery, Message
 from omnigw.cbc.runtime import (
     AlertRt,
     AlertSpec,
@@ -410,7 +410,11 @@ class AlertService:
             alert = await s.get(
                 Alert,
                 alert_id,
-                options=[selectinload(Alert.messages).selectinload(Message.deliveries)],
+                options=[
+                    selectinload(Alert.messages)
+                    .selectinload(Message.deliveries)
+                    .selectinload(Delivery.reports)
+                ],
             )
             if alert is None:
                 raise NotFound(f"no alert {alert_id}")

@@ -27,6 +27,7 @@ from omnigw.cbc.messages import (
 )
 from omnigw.cbc.models import Alert
 from omnigw.cbc.results import Reader
+from omnigw.cbc.sbcap import results as sbcap_results
 from omnigw.cbc.service import AlertSpec, Text
 from omnigw.errors import Invalid
 from omnigw.identity.permissions import Permission
@@ -56,6 +57,9 @@ class TargetIn(Body):
     cells: list[str] | None = Field(default=None, description="CGIs 'mcc-mnc-lac-ci'")
     lac: list[int] | None = None
     lai: list[str] | None = Field(default=None, description="'mcc-mnc-lac'")
+    ecgis: list[str] | None = Field(default=None, description="LTE cells 'mcc-mnc-eci'")
+    tais: list[str] | None = Field(default=None, description="tracking areas 'mcc-mnc-tac'")
+    emergency_areas: list[int] | None = Field(default=None, description="emergency area ids")
     areas: list[str] | None = Field(default=None, description="configured area names")
     polygon: list[tuple[Latitude, Longitude]] | None = Field(
         default=None, max_length=MAX_POLYGON_POINTS, description="[lat, lon]"
@@ -66,7 +70,10 @@ class TargetIn(Body):
     def _one(self) -> TargetIn:
         given = [k for k, v in self.model_dump().items() if v not in (None, False)]
         if len(given) != 1:
-            raise ValueError("give exactly one of plmn, cells, lac, lai, areas, polygon, circle")
+            raise ValueError(
+                "give exactly one of plmn, cells, lac, lai, ecgis, tais, emergency_areas, "
+                "areas, polygon, circle"
+            )
         return self
 
 
@@ -107,6 +114,12 @@ async def resolve_target(areas: Areas, target: TargetIn) -> Target:
             return areas.lacs(target.lac)
         if target.lai is not None:
             return areas.lais(target.lai)
+        if target.ecgis is not None:
+            return areas.ecgis(target.ecgis)
+        if target.tais is not None:
+            return areas.tais(target.tais)
+        if target.emergency_areas is not None:
+            return areas.emergency_areas(target.emergency_areas)
         if target.areas is not None:
             return areas.named(target.areas)
         if target.polygon is not None:
@@ -118,7 +131,7 @@ async def resolve_target(areas: Areas, target: TargetIn) -> Target:
 
 
 # How each interface's answers become cell results
-READERS: dict[str, Reader] = {"cbsp": cbsp_results.cells_of}
+READERS: dict[str, Reader] = {"cbsp": cbsp_results, "sbcap": sbcap_results}
 
 
 def alert_view(alert: Alert, cells: bool = True) -> dict[str, Any]:
@@ -134,12 +147,8 @@ def alert_view(alert: Alert, cells: bool = True) -> dict[str, Any]:
     for message in alert.messages:
         peers = []
         for delivery in message.deliveries:
-            read = READERS[delivery.interface]
-            results = (
-                read(delivery.report, delivery.kill_report, delivery.status_report, target)
-                if cells
-                else []
-            )
+            reader = READERS[delivery.interface]
+            results = reader.cells(delivery, target) if cells else []
             for c in results:
                 totals[c.state] = totals.get(c.state, 0) + 1
             peers.append(
@@ -150,6 +159,7 @@ def alert_view(alert: Alert, cells: bool = True) -> dict[str, Any]:
                     "attempts": delivery.attempts,
                     "error": delivery.error,
                     "confirmed_at": delivery.confirmed_at,
+                    "answer": reader.answer(delivery),
                     "cells": [
                         {
                             "cell": c.cell,

@@ -18,10 +18,16 @@ DELIVERY_LATENCY = Histogram(
     "From accepting an alert (or its update) to every peer's final answer",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 10, 30, 60),
 )
-CBSP_ERRORS = Counter(
-    "omnigw_cbc_cbsp_errors_total",
-    "CBSP protocol errors by peer and cause (ours answered, or the peer's ERROR INDICATION)",
-    ["peer", "cause"],
+PROTOCOL_ERRORS = Counter(
+    "omnigw_cbc_protocol_errors_total",
+    "Protocol errors by peer, interface and cause (ours answered, or the peer's error "
+    "indication: cause peer_...)",
+    ["peer", "interface", "cause"],
+)
+CELLS_REPORTED = Counter(
+    "omnigw_cbc_cells_reported_total",
+    "Cells a peer reported by peer, interface and report (scheduled, stopped, failed)",
+    ["peer", "interface", "report"],
 )
 SECOND_CONNECTIONS = Counter(
     "omnigw_cbc_second_connections_refused_total",

@@ -99,6 +99,29 @@ class Delivery(Base):
     status_report: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     message: Mapped[Message] = relationship(back_populates="deliveries")
+    # Loaded only for the alert view (an MME's indications can name 20,000 cells).
+    reports: Mapped[list[PeerReport]] = relationship(
+        back_populates="delivery", lazy="raise", order_by="PeerReport.id"
+    )
+
+
+class PeerReport(Base):
+    """A report a peer sent unasked about a delivery, as it came: an MME's
+    Write-Replace-Warning-Indication (cells scheduled), Stop-Warning-Indication (cells
+    stopped), or a PWS-Failure-Indication naming cells of the delivery (cells failed).
+    Reports only add up (one per eNB is usual), so each is a row of its own."""
+
+    __tablename__ = "cbc_peer_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("cbc_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # scheduled | stopped | failed
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    frame: Mapped[bytes] = mapped_column(LargeBinary)
+
+    delivery: Mapped[Delivery] = relationship(back_populates="reports")
 
 
 class AlertEvent(Base):

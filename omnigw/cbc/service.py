@@ -20,6 +20,8 @@ from omnigw.cbc.delivery import DeliveryState
 from omnigw.cbc.engine import DeliveryEngine
 from omnigw.cbc.models import Alert, Delivery, Message
 from omnigw.cbc.runtime import AlertSpec, DeliveryRt, Runtime, Text, alert_rt, message_rt
+from omnigw.cbc.sbcap.adapter import SbcapSouthbound
+from omnigw.cbc.sbcap.peers import SbcapPeers
 from omnigw.cbc.writer import DeliveryRow, StoreWriter
 from omnigw.config import CbcConfig
 from omnigw.store.engine import SessionFactory, url_of
@@ -38,13 +40,15 @@ class CbcService:
         timers = {"cbsp": (cfg.cbsp.answer_timeout_seconds, cfg.cbsp.max_attempts),
                   "sbcap": (cfg.sbcap.answer_timeout_seconds, cfg.sbcap.max_attempts)}  # fmt: skip
         self._runtime = Runtime(cfg.peers, timers)
-        south = CbspSouthbound(self._runtime)
+        cbsp = CbspSouthbound(self._runtime)
+        sbcap = SbcapSouthbound(cfg.sbcap, self._runtime, self._writer)
         # The engine's clock is the loop's: deadlines and delivery latency both read it.
         self.engine = DeliveryEngine(
-            self._runtime, self._writer, {"cbsp": south},
+            self._runtime, self._writer, {"cbsp": cbsp, "sbcap": sbcap},
             clock=lambda: asyncio.get_running_loop().time(),
         )  # fmt: skip
-        self.cbsp = CbspPeers(cfg.cbsp, self._runtime, self.engine, south)
+        self.cbsp = CbspPeers(cfg.cbsp, self._runtime, self.engine, cbsp)
+        self.sbcap = SbcapPeers(cfg.sbcap, self._runtime, self.engine, sbcap)
         self.alerts = AlertService(
             cfg, sessions, self._store, self._writer, self._runtime, self.engine
         )
@@ -69,6 +73,7 @@ class CbcService:
         await self._load()
         self._writer.start()
         await self.cbsp.start()
+        await self.sbcap.start()
         self.alerts.start()
         self.engine.start()
 
@@ -135,6 +140,7 @@ class CbcService:
         self.alerts.stop()
         self.engine.stop()
         await self.cbsp.stop()
+        await self.sbcap.stop()
         await self._writer.stop()
         await self._store.stop()
         await self.cbsp.closed()

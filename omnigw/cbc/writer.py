@@ -54,6 +54,7 @@ class StoreWriter:
         # their first change, or when a reader asks, not as soon as they exist.
         self._fresh: dict[int, DeliveryRow] = {}
         self._events: list[dict[str, Any]] = []
+        self._reports: list[dict[str, Any]] = []  # see report()
         self._done: dict[str, datetime] = {}
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -66,6 +67,15 @@ class StoreWriter:
     def delivery(self, row: DeliveryRow) -> None:
         self._fresh.pop(row.id, None)
         self._deliveries[row.id] = row  # the latest version wins
+        self._wake.set()
+
+    def report(self, row: DeliveryRow, kind: str, frame: bytes) -> None:
+        """A report the peer sent unasked about this delivery (see models.PeerReport)."""
+        if row.id in self._fresh:  # its row must exist before its reports
+            self.delivery(row)
+        self._reports.append(
+            {"delivery_id": row.id, "kind": kind, "at": utcnow(), "frame": blob(frame)}
+        )
         self._wake.set()
 
     def event(self, alert_id: str, what: str, detail: dict[str, Any]) -> None:
@@ -105,24 +115,37 @@ class StoreWriter:
 
     async def _commit_queued(self) -> None:
         async with self._lock:
-            while self._deliveries or self._events or self._done:
+            while self._deliveries or self._events or self._done or self._reports:
                 self._wake.clear()
                 rows = list(itertools.islice(self._deliveries.values(), BATCH))
                 for row in rows:
                     del self._deliveries[row.id]
                 events, self._events = self._events[:BATCH], self._events[BATCH:]
                 done, self._done = self._done, {}
+                # Reports of deliveries not stored yet wait for their row's batch.
+                inserted = {row.id for row in rows}
+                reports: list[dict[str, Any]] = []
+                waiting: list[dict[str, Any]] = []
+                for r in self._reports:
+                    stored = r["delivery_id"] in inserted or r["delivery_id"] not in self._unstored
+                    (reports if stored and len(reports) < BATCH else waiting).append(r)
+                self._reports = waiting
                 try:
-                    await self._commit(rows, events, done)
+                    await self._commit(rows, events, done, reports)
                 except Exception:
                     for row in rows:  # keep them for the next attempt, unless newer exist
                         self._deliveries.setdefault(row.id, row)
                     self._events[:0] = events
+                    self._reports[:0] = reports
                     self._done.update(done)
                     raise
 
     async def _commit(
-        self, rows: list[DeliveryRow], events: list[dict[str, Any]], done: dict[str, datetime]
+        self,
+        rows: list[DeliveryRow],
+        events: list[dict[str, Any]],
+        done: dict[str, datetime],
+        reports: list[dict[str, Any]],
     ) -> None:
         now = utcnow()
         new: list[dict[str, Any]] = []
@@ -140,6 +163,8 @@ class StoreWriter:
             ops.append(("insert_new", "cbc_deliveries", new))
         if known:
             ops.append(("update", "cbc_deliveries", known))
+        if reports:
+            ops.append(("insert", "cbc_peer_reports", reports))
         if events:
             ops.append(("insert", "cbc_alert_events", events))
         if done:

@@ -258,7 +258,8 @@ async def test_malformed_pdu_gets_error_indication_and_link_stays(service_factor
     from prometheus_client import REGISTRY
 
     counted = REGISTRY.get_sample_value(
-        "omnigw_cbc_cbsp_errors_total", {"peer": "bsc1", "cause": "missing_mandatory_ie"}
+        "omnigw_cbc_protocol_errors_total",
+        {"peer": "bsc1", "interface": "cbsp", "cause": "missing_mandatory_ie"},
     )
     assert counted is not None and counted >= 1
 

@@ -22,7 +22,7 @@ from omnigw.cbc.cells import AreaKind
 from omnigw.cbc.delivery import DeliveryState, Event
 from omnigw.cbc.engine import DeliveryEngine, Request
 from omnigw.cbc.messages import Category, SerialNumber
-from omnigw.cbc.metrics import CBSP_ERRORS
+from omnigw.cbc.metrics import PROTOCOL_ERRORS
 from omnigw.cbc.runtime import AlertRt, MessageRt, PeerRuntime, Runtime
 from omnigw.cbc.writer import DeliveryRow
 
@@ -181,7 +181,7 @@ class CbspSouthbound:
                         engine.step(peer, delivery, Event.RESTART)
         elif pdu.type is MsgType.ERROR_INDICATION:
             cause = (pdu.cause or Cause.UNSPECIFIED).name.lower()
-            CBSP_ERRORS.labels(name, f"peer_{cause}").inc()
+            PROTOCOL_ERRORS.labels(name, "cbsp", f"peer_{cause}").inc()
             log.warning(
                 "BSC sent ERROR INDICATION",
                 extra={"peer": name, "cause": cause, "message_id": pdu.message_id},

@@ -11,7 +11,7 @@ from omnigw.cbc.cbsp.codec import Cause, Pdu, Summary
 from omnigw.cbc.cbsp.fsm import LinkFsm
 from omnigw.cbc.cbsp.link import CbspLink, Reconnector
 from omnigw.cbc.engine import DeliveryEngine
-from omnigw.cbc.metrics import CBSP_ERRORS, MESSAGES, PEER_UP, SECOND_CONNECTIONS, UNKNOWN_PEERS
+from omnigw.cbc.metrics import MESSAGES, PEER_UP, PROTOCOL_ERRORS, SECOND_CONNECTIONS, UNKNOWN_PEERS
 from omnigw.cbc.runtime import PeerRuntime, Runtime
 from omnigw.config import CbspSettings
 
@@ -129,7 +129,7 @@ class CbspPeers:
 
     def link_error(self, link: CbspLink, cause: int, reason: str, answered: bool = True) -> None:
         name = Cause(cause).name.lower() if cause in Cause._value2member_map_ else str(cause)
-        CBSP_ERRORS.labels(link.peer, name).inc()
+        PROTOCOL_ERRORS.labels(link.peer, INTERFACE, name).inc()
         if answered:  # a flood is counted, not logged line by line (see LinkFsm)
             log.warning(
                 "CBSP protocol error", extra={"peer": link.peer, "cause": name, "reason": reason}

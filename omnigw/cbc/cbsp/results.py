@@ -8,8 +8,11 @@ MESSAGE STATUS QUERY COMPLETE brings broadcast counts.
 
 from __future__ import annotations
 
+from typing import Any
+
 from omnigw.cbc.areas import Target, cell_key
 from omnigw.cbc.cbsp.codec import Cause, DecodeError, MsgType, Pdu, decode
+from omnigw.cbc.models import Delivery
 from omnigw.cbc.results import CellResult
 
 
@@ -22,9 +25,14 @@ def _decode(frame: bytes | None) -> Pdu | None:
         return None
 
 
-def cells_of(
-    report: bytes | None, kill_report: bytes | None, status_report: bytes | None, target: Target
-) -> list[CellResult]:
+def answer(delivery: Delivery) -> dict[str, Any] | None:
+    """A BSC answers per cell only."""
+    return None
+
+
+def cells(delivery: Delivery, target: Target) -> list[CellResult]:
+    report, kill_report = delivery.report, delivery.kill_report
+    status_report = delivery.status_report
     results: dict[str, CellResult] = {}
     written = _decode(report)
     if written is not None:

@@ -129,6 +129,23 @@ def emergency_area_list(areas: list[int]) -> bytes:
     return bytes(out)
 
 
+def cell_reports(cells: list[tuple[bytes, int, int]], counted: bool) -> bytes:
+    """The cell form of a Broadcast-Scheduled-Area-List (`counted` False) or
+    Broadcast-Cancelled-Area-List (True) of (plmn, cell id, broadcasts): the layout
+    `read_cell_reports` reads."""
+    if not 1 <= len(cells) <= 65535:
+        raise AperError(f"a cell report holds 1 to 65535 cells, not {len(cells)}")
+    out = bytearray([0x40]) + (len(cells) - 1).to_bytes(2, "big")
+    if counted:
+        for plmn, eci, broadcasts in cells:
+            out += b"\x00" + plmn + (eci << 4).to_bytes(4, "big") + broadcasts.to_bytes(2, "big")
+    else:
+        out.append(0)  # the first cell's preamble, on its own octet
+        for plmn, eci, _ in cells:
+            out += plmn + (eci << 4).to_bytes(4, "big")
+    return bytes(out)
+
+
 def read_cell_reports(value: bytes, counted: bool) -> list[tuple[bytes, int, int | None]] | None:
     """The cell form of a Broadcast-Scheduled-Area-List (`counted` False) or
     Broadcast-Cancelled-Area-List (True): [(plmn, cell id, broadcasts)]. None when the IE

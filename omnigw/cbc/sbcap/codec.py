@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from enum import IntEnum
 from functools import lru_cache
 from typing import Any, ClassVar, NamedTuple
 
@@ -24,12 +25,66 @@ PORT = 29168
 _LOCK = threading.Lock()  # pycrate's IE objects are one per process
 
 
+class Cause(IntEnum):
+    """SBc-AP Cause (TS 29.168 4.3.4.3.1)."""
+
+    MESSAGE_ACCEPTED = 0
+    PARAMETER_NOT_RECOGNISED = 1
+    PARAMETER_VALUE_INVALID = 2
+    VALID_MESSAGE_NOT_IDENTIFIED = 3
+    TRACKING_AREA_NOT_VALID = 4
+    UNRECOGNISED_MESSAGE = 5
+    MISSING_MANDATORY_ELEMENT = 6
+    MME_CAPACITY_EXCEEDED = 7
+    MME_MEMORY_EXCEEDED = 8
+    WARNING_BROADCAST_NOT_SUPPORTED = 9
+    WARNING_BROADCAST_NOT_OPERATIONAL = 10
+    MESSAGE_REFERENCE_ALREADY_USED = 11
+    UNSPECIFIED_ERROR = 12
+    TRANSFER_SYNTAX_ERROR = 13
+    SEMANTIC_ERROR = 14
+    MESSAGE_NOT_COMPATIBLE_WITH_RECEIVER_STATE = 15
+    ABSTRACT_SYNTAX_ERROR_REJECT = 16
+    ABSTRACT_SYNTAX_ERROR_IGNORE_AND_NOTIFY = 17
+    ABSTRACT_SYNTAX_ERROR_FALSELY_CONSTRUCTED_MESSAGE = 18
+
+
+# What each refusal means for the authority reading the alert's status.
+MEANING = {
+    Cause.MESSAGE_ACCEPTED: "the MME took the request (this says nothing about phones)",
+    Cause.PARAMETER_NOT_RECOGNISED: "the MME did not recognise a parameter",
+    Cause.PARAMETER_VALUE_INVALID: "the MME found a parameter value invalid",
+    Cause.VALID_MESSAGE_NOT_IDENTIFIED: "the MME holds no such warning",
+    Cause.TRACKING_AREA_NOT_VALID: "none of the tracking areas is served by the MME",
+    Cause.UNRECOGNISED_MESSAGE: "the MME does not know this message",
+    Cause.MISSING_MANDATORY_ELEMENT: "the MME found a mandatory element missing",
+    Cause.MME_CAPACITY_EXCEEDED: "the MME is at capacity",
+    Cause.MME_MEMORY_EXCEEDED: "the MME is out of memory",
+    Cause.WARNING_BROADCAST_NOT_SUPPORTED: "the MME does not support warning broadcast",
+    Cause.WARNING_BROADCAST_NOT_OPERATIONAL: "warning broadcast is not operational on the MME",
+    Cause.MESSAGE_REFERENCE_ALREADY_USED: "the MME already holds this message",
+    Cause.UNSPECIFIED_ERROR: "the MME gave no reason",
+    Cause.TRANSFER_SYNTAX_ERROR: "the MME could not decode the request",
+    Cause.SEMANTIC_ERROR: "the MME found the request inconsistent",
+    Cause.MESSAGE_NOT_COMPATIBLE_WITH_RECEIVER_STATE: "the MME did not expect the request now",
+}
+
+
+def cause_text(value: int) -> str:
+    """A cause's name as the logs and the status API show it ('unknown-40' if not one)."""
+    try:
+        return Cause(value).name.lower().replace("_", "-")
+    except ValueError:
+        return f"unknown-{value}"
+
+
 class DecodeError(ValueError):
     """Not an SBc-AP PDU this codec knows; `cause` is the SBc-AP Cause to answer with."""
 
-    def __init__(self, reason: str, cause: int = 13) -> None:  # transfer-syntax-error
+    def __init__(self, reason: str, cause: int = 13, procedure: str | None = None) -> None:
         super().__init__(reason)
-        self.cause = cause
+        self.cause = cause  # 13: transfer-syntax-error
+        self.procedure = procedure  # the PDU's type name, when the framing got that far
 
 
 # --- identities ----------------------------------------------------------------------------
@@ -361,6 +416,10 @@ def encode(pdu: Pdu) -> bytes:
             if f.name == "warning_area":  # one entry per cell: the lean path
                 ies.append((ie_id, criticality, _lean_area(value)))
                 continue
+            if f.name in ("scheduled", "cancelled"):
+                cells = [(plmn_bytes(c.plmn), c.eci, c.broadcasts or 0) for c in value]
+                ies.append((ie_id, criticality, aper.cell_reports(cells, f.name == "cancelled")))
+                continue
             obj = _pycrate(type_name)
             obj.set_val(out(value))
             ies.append((ie_id, criticality, bytes(obj.to_aper())))
@@ -402,17 +461,19 @@ def decode(data: bytes) -> Pdu:
                 obj.from_aper(raw)
                 values[name] = into(obj.get_val())
             except Exception as exc:  # pycrate raises its own and builtin errors alike
-                raise DecodeError(f"{type_name}: {exc}") from None
+                raise DecodeError(f"{type_name}: {exc}", procedure=pdu_type.procedure[2]) from None
     try:
         return pdu_type(**values)  # type: ignore[no-any-return]
     except TypeError as exc:
-        raise DecodeError(f"{pdu_type.procedure[2]}: {exc}", cause=6) from None
+        name = pdu_type.procedure[2]
+        raise DecodeError(f"{name}: {exc}", cause=6, procedure=name) from None
 
 
 __all__ = [
-    "PORT", "PPID", "CellReport", "DecodeError", "Ecgi", "EnbId", "ErrorIndication", "Pdu",
+    "MEANING", "PORT", "PPID", "Cause", "CellReport", "DecodeError", "Ecgi", "EnbId",
+    "ErrorIndication", "Pdu",
     "PwsFailureIndication", "PwsRestartIndication", "StopWarningIndication",
     "StopWarningRequest", "StopWarningResponse", "Tai", "WarningArea",
     "WriteReplaceWarningIndication", "WriteReplaceWarningRequest",
-    "WriteReplaceWarningResponse", "decode", "encode",
+    "WriteReplaceWarningResponse", "cause_text", "decode", "encode",
 ]  # fmt: skip

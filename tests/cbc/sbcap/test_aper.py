@@ -63,6 +63,9 @@ def test_reported_cell_lists_read_as_pycrate_writes_them(count: int) -> None:
         for n, (p, c) in enumerate(cells)]})  # fmt: skip
     expected = [(p, c, n % 65536) for n, (p, c) in enumerate(cells)]
     assert aper.read_cell_reports(cancelled, counted=True) == expected
+    # and written as pycrate writes them
+    assert aper.cell_reports([(p, c, 0) for p, c in cells], counted=False) == scheduled
+    assert aper.cell_reports(expected, counted=True) == cancelled  # type: ignore[arg-type]
 
 
 def test_other_forms_of_reported_areas_are_left_to_pycrate() -> None:

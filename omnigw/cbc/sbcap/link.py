@@ -1,0 +1,163 @@
+"""SBc-AP over a message transport: decodes what the MME sends into link-machine events,
+executes the machine's actions, and keeps a client-mode association open.
+
+Any transport of `omnigw.transport` carries it (kernel SCTP in production, TCP framing in
+fast tests); requests go on the configured stream with PPID 24.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from omnigw.cbc.sbcap.codec import PPID, DecodeError, Pdu, decode, encode
+from omnigw.cbc.sbcap.fsm import (
+    Action,
+    Connected,
+    Deliver,
+    DeliverAnswer,
+    Event,
+    LinkFsm,
+    Malformed,
+    Oddity,
+    ProtocolError,
+    Received,
+    Send,
+    Up,
+)
+from omnigw.transport.base import MessageTransport
+from omnigw.transport.open import Kind, connect
+
+log = logging.getLogger("omnigw.cbc.sbcap")
+
+
+class LinkHandler(Protocol):
+    """What the SBc-AP peers do with link events."""
+
+    def link_up(self, link: SbcapLink) -> None: ...
+    def link_down(self, link: SbcapLink, reason: str) -> None: ...
+    def link_writable(self, link: SbcapLink, writable: bool) -> None: ...
+    def link_answer(self, link: SbcapLink, action: DeliverAnswer) -> None: ...
+    def link_pdu(self, link: SbcapLink, action: Deliver) -> None: ...
+    def link_error(self, link: SbcapLink, cause: int, reason: str, answered: bool) -> None: ...
+    def link_sent(self, link: SbcapLink, pdu: Pdu) -> None: ...
+
+
+class SbcapLink:
+    def __init__(self, peer: str, fsm: LinkFsm, handler: LinkHandler) -> None:
+        self.peer = peer
+        self._fsm = fsm
+        self._handler = handler
+        self._transport: MessageTransport | None = None
+        self.closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.up = False
+
+    # --- MessageProtocol ---------------------------------------------------------------------
+
+    def connection_made(self, transport: MessageTransport) -> None:
+        self._transport = transport
+        self._feed(Connected())
+
+    def message_received(self, data: bytes, stream: int, ppid: int) -> None:
+        at = asyncio.get_running_loop().time()
+        try:
+            pdu = decode(data)
+        except DecodeError as exc:
+            self._feed(Malformed(exc, at))
+            return
+        self._feed(Received(pdu, data, stream, ppid, at))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.up = False
+        reason = str(exc) if exc else "closed"
+        if not self.closed.done():
+            self.closed.set_result(reason)
+        self._handler.link_down(self, reason)
+
+    def writable(self, writable: bool) -> None:
+        self._handler.link_writable(self, writable)
+
+    # --- actions -----------------------------------------------------------------------------
+
+    def send(self, pdu: Pdu, wire: bytes | None = None) -> None:
+        """Send `pdu`; `wire` is its encoding when the caller already has it."""
+        if self._transport is None or self._transport.is_closing():
+            raise ConnectionError(f"association with {self.peer} is down")
+        self._transport.send(wire if wire is not None else encode(pdu), self._fsm.stream, PPID)
+        self._handler.link_sent(self, pdu)
+
+    def close(self, reason: str) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            log.warning("closing SBc-AP association", extra={"peer": self.peer, "reason": reason})
+            self._transport.close()
+
+    def _feed(self, event: Event) -> None:
+        for action in self._fsm.handle(event):
+            self._execute(action)
+
+    def _execute(self, action: Action) -> None:
+        if isinstance(action, DeliverAnswer):
+            self._handler.link_answer(self, action)
+        elif isinstance(action, Deliver):
+            self._handler.link_pdu(self, action)
+        elif isinstance(action, Send):
+            with contextlib.suppress(ConnectionError):
+                self.send(action.pdu)
+        elif isinstance(action, Up):
+            self.up = True
+            self._handler.link_up(self)
+        elif isinstance(action, ProtocolError):
+            self._handler.link_error(self, action.cause, action.reason, action.answered)
+        elif isinstance(action, Oddity):
+            log.warning("MME is off the spec; accepted", extra={"peer": self.peer,
+                                                                "what": action.what})  # fmt: skip
+
+
+class Reconnector:
+    """Client mode: keep one association to an MME open, retrying with capped backoff."""
+
+    def __init__(
+        self,
+        kind: Kind,
+        remote: Sequence[str],
+        port: int,
+        local: Sequence[str],
+        make_link: Callable[[], SbcapLink],
+        initial: float = 1.0,
+        ceiling: float = 30.0,
+    ) -> None:
+        self._kind, self._remote, self._port, self._local = kind, remote, port, local
+        self._make_link = make_link
+        self._initial, self._ceiling = initial, ceiling
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        delay = self._initial
+        while True:
+            link = self._make_link()
+            try:
+                await connect(self._kind, self._remote, self._port, self._local, link)
+            except OSError as exc:
+                log.info(
+                    "SBc-AP connect failed; retrying",
+                    extra={"remote": list(self._remote), "port": self._port, "error": str(exc),
+                           "retry_in": delay},
+                )  # fmt: skip
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._ceiling)
+                continue
+            delay = self._initial
+            await link.closed
+            await asyncio.sleep(self._initial)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

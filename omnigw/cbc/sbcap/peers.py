@@ -1,0 +1,152 @@
+"""The SBc-AP peers (MMEs): client-mode associations kept open with backoff (the usual way:
+the MME listens on 29168), a listener admitting configured MMEs in server mode, and each
+link's events handed to the delivery engine through the SBc-AP adapter.
+
+Without kernel SCTP (and the SCTP transport configured), each MME is named in the log at
+start as unreachable and stays down; the rest of the daemon runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from omnigw.cbc.engine import DeliveryEngine
+from omnigw.cbc.metrics import MESSAGES, PEER_UP, PROTOCOL_ERRORS, SECOND_CONNECTIONS, UNKNOWN_PEERS
+from omnigw.cbc.runtime import PeerRuntime, Runtime
+from omnigw.cbc.sbcap.adapter import INTERFACE, SbcapSouthbound
+from omnigw.cbc.sbcap.codec import Pdu, cause_text
+from omnigw.cbc.sbcap.fsm import Deliver, DeliverAnswer, LinkFsm
+from omnigw.cbc.sbcap.link import Reconnector, SbcapLink
+from omnigw.config import SbcapSettings
+from omnigw.transport import sctp
+from omnigw.transport.open import Listener, serve
+
+log = logging.getLogger("omnigw.cbc")
+
+
+class SbcapPeers:
+    def __init__(
+        self,
+        cfg: SbcapSettings,
+        runtime: Runtime,
+        engine: DeliveryEngine,
+        southbound: SbcapSouthbound,
+    ) -> None:
+        self.cfg = cfg
+        self._rt = runtime
+        self._engine = engine
+        self._south = southbound
+        self._peers = {n: p for n, p in runtime.peers.items() if p.interface == INTERFACE}
+        self._by_address = {
+            str(a): name
+            for name, p in self._peers.items()
+            if p.cfg.mode == "server"
+            for a in (p.cfg.address, *p.cfg.addresses)
+        }
+        self._listener: Listener | None = None
+        self._reconnectors: list[Reconnector] = []
+
+    async def start(self) -> None:
+        for peer in self._peers.values():
+            PEER_UP.labels(peer.cfg.name, INTERFACE).set(0)
+        if not self._peers:
+            return
+        if self.cfg.transport == "sctp":
+            missing = sctp.unavailable()
+            if missing is not None:
+                for name in self._peers:
+                    log.error(
+                        "SBc-AP peer unreachable: this kernel has no SCTP; the rest of the "
+                        "daemon runs",
+                        extra={"peer": name, "reason": missing},
+                    )
+                return
+        local = [str(a) for a in self.cfg.bind]
+        if self._by_address:
+            self._listener = await serve(self.cfg.transport, local, self.cfg.port, self.admit)
+        for peer in self._peers.values():
+            if peer.cfg.mode == "client":
+                remote = [str(a) for a in (peer.cfg.address, *peer.cfg.addresses)]
+                reconnector = Reconnector(
+                    self.cfg.transport, remote, peer.cfg.port, local if len(local) > 1 else [],
+                    lambda p=peer: self._make_link(p),  # type: ignore[misc]
+                    ceiling=self.cfg.reconnect_max_seconds,
+                )  # fmt: skip
+                reconnector.start()
+                self._reconnectors.append(reconnector)
+
+    async def stop(self) -> None:
+        for reconnector in self._reconnectors:
+            await reconnector.stop()
+        if self._listener is not None:
+            self._listener.close()
+        for peer in self._peers.values():
+            if isinstance(peer.link, SbcapLink):
+                peer.link.close("shutting down")
+
+    def bound_port(self) -> int | None:
+        return self._listener.port if self._listener is not None else None
+
+    # --- admission -------------------------------------------------------------------------
+
+    def _make_link(self, peer: PeerRuntime) -> SbcapLink:
+        return SbcapLink(peer.cfg.name, LinkFsm(self.cfg.stream), self)
+
+    def admit(self, address: str) -> SbcapLink | None:
+        """Server mode: a link for a configured MME's address, or None to refuse it."""
+        name = self._by_address.get(address)
+        if name is None:
+            UNKNOWN_PEERS.labels(INTERFACE).inc()
+            log.warning(
+                "refused SBc-AP association from an unknown peer", extra={"remote": address}
+            )
+            return None
+        peer = self._peers[name]
+        if peer.up:
+            # SBc-AP has no probe of its own: SCTP's heartbeats close a dead association.
+            SECOND_CONNECTIONS.labels(name, INTERFACE).inc()
+            log.warning(
+                "refused a second SBc-AP association from an MME's address",
+                extra={"peer": name, "remote": address},
+            )
+            return None
+        return self._make_link(peer)
+
+    # --- LinkHandler -----------------------------------------------------------------------
+
+    def link_up(self, link: SbcapLink) -> None:
+        peer = self._peers[link.peer]
+        peer.link, peer.writable = link, True
+        PEER_UP.labels(link.peer, INTERFACE).set(1)
+        log.info("SBc-AP association up", extra={"peer": link.peer})
+        asyncio.get_running_loop().call_soon(self._engine.peer_up, peer)
+
+    def link_down(self, link: SbcapLink, reason: str) -> None:
+        peer = self._peers[link.peer]
+        if peer.link is not link:
+            return
+        peer.link = None
+        PEER_UP.labels(link.peer, INTERFACE).set(0)
+        log.warning("SBc-AP association down", extra={"peer": link.peer, "reason": reason})
+        self._engine.peer_down(peer)
+
+    def link_writable(self, link: SbcapLink, writable: bool) -> None:
+        self._engine.writable(self._peers[link.peer], writable)
+
+    def link_error(self, link: SbcapLink, cause: int, reason: str, answered: bool) -> None:
+        PROTOCOL_ERRORS.labels(link.peer, INTERFACE, cause_text(cause)).inc()
+        if answered:  # a flood is counted, not logged line by line (see LinkFsm)
+            log.warning(
+                "SBc-AP protocol error",
+                extra={"peer": link.peer, "cause": cause_text(cause), "reason": reason},
+            )
+
+    def link_sent(self, link: SbcapLink, pdu: Pdu) -> None:
+        MESSAGES.inc(self._peers[link.peer].sent)
+
+    def link_answer(self, link: SbcapLink, action: DeliverAnswer) -> None:
+        self._south.answer(self._engine, self._peers[link.peer], action.pdu, action.frame)
+
+    def link_pdu(self, link: SbcapLink, action: Deliver) -> None:
+        self._south.indication(self._engine, self._peers[link.peer], action.pdu, action.frame)

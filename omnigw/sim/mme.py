@@ -1,0 +1,193 @@
+"""A simulated MME speaking SBc-AP: answers Write-Replace-Warning and Stop-Warning per TS
+29.168, reports the cells a warning is scheduled or stopped in, and can be told to refuse,
+to stay silent, to report an eNB restart or cells that failed.
+
+It serves fixed tracking areas and cells (every cell in every one of its TAIs: a target
+of tracking areas it serves schedules all its cells), sends indications in batches as an
+MME relaying its eNBs' answers does, and records every PDU it receives. Used by the tests,
+the fan-out benchmark and operators' labs, over either transport of `omnigw.transport`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from omnigw.cbc.sbcap.codec import (
+    PPID,
+    Cause,
+    CellReport,
+    DecodeError,
+    Ecgi,
+    EnbId,
+    ErrorIndication,
+    Pdu,
+    PwsFailureIndication,
+    PwsRestartIndication,
+    StopWarningIndication,
+    StopWarningRequest,
+    StopWarningResponse,
+    Tai,
+    WriteReplaceWarningIndication,
+    WriteReplaceWarningRequest,
+    WriteReplaceWarningResponse,
+    decode,
+    encode,
+)
+from omnigw.transport.base import MessageTransport
+from omnigw.transport.open import Kind, Listener, connect, serve
+
+CELLS_PER_INDICATION = 1000  # cells per indication: one eNB's worth and more
+
+
+@dataclass
+class SimMme:
+    tais: Sequence[Tai]
+    cells: Sequence[Ecgi]
+    reject: int | None = None  # answer every request with this cause
+    silent: bool = False  # receive but never answer (timeouts)
+    indications: bool = True  # report scheduled and stopped cells when asked
+    received: list[Pdu] = field(default_factory=list)
+    errors: list[ErrorIndication] = field(default_factory=list)  # Error-Indications received
+    # (message id, serial) -> the cells it is scheduled in
+    active: dict[tuple[int, int], tuple[Ecgi, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._served = frozenset(self.tais)
+        self._cells = frozenset(self.cells)
+        self._transport: MessageTransport | None = None
+        self.connected = asyncio.Event()
+        self.closed = asyncio.Event()
+        self.answered = asyncio.Event()
+
+    # --- MessageProtocol ---------------------------------------------------------------------
+
+    def connection_made(self, transport: MessageTransport) -> None:
+        self._transport = transport
+        self.closed.clear()
+        self.connected.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        self.connected.clear()
+        self.closed.set()
+
+    def writable(self, writable: bool) -> None:
+        pass
+
+    def message_received(self, data: bytes, stream: int, ppid: int) -> None:
+        try:
+            pdu = decode(data)
+        except DecodeError as exc:
+            self.send(ErrorIndication(cause=exc.cause))
+            return
+        self.received.append(pdu)
+        if isinstance(pdu, ErrorIndication):
+            self.errors.append(pdu)
+        elif self.silent:
+            return
+        elif isinstance(pdu, WriteReplaceWarningRequest):
+            self._write(pdu)
+        elif isinstance(pdu, StopWarningRequest):
+            self._stop(pdu)
+        self.answered.set()
+
+    # --- answers -----------------------------------------------------------------------------
+
+    def _known(self, tais: Sequence[Tai]) -> tuple[tuple[Tai, ...], tuple[Tai, ...]]:
+        known = tuple(t for t in tais if t in self._served)
+        return known, tuple(t for t in tais if t not in self._served)
+
+    def _write(self, pdu: WriteReplaceWarningRequest) -> None:
+        key = (pdu.message_id, pdu.serial)
+        known, unknown = self._known(pdu.tais)
+        if self.reject is not None:
+            cause = self.reject
+        elif not known:
+            cause = Cause.TRACKING_AREA_NOT_VALID
+        elif key in self.active:
+            cause = Cause.MESSAGE_REFERENCE_ALREADY_USED
+        else:
+            cause = Cause.MESSAGE_ACCEPTED
+        self.send(WriteReplaceWarningResponse(pdu.message_id, pdu.serial, cause, unknown))
+        if cause != Cause.MESSAGE_ACCEPTED:
+            return
+        area = pdu.warning_area
+        if area is not None and area.ecgis:
+            cells = tuple(c for c in area.ecgis if c in self._cells)
+        else:
+            cells = tuple(self.cells)
+        self.active[key] = cells
+        if pdu.send_indication and self.indications and cells:
+            for part in _batches(cells):
+                reports = tuple(CellReport(c.plmn, c.eci) for c in part)
+                self.send(WriteReplaceWarningIndication(pdu.message_id, pdu.serial, reports))
+
+    def _stop(self, pdu: StopWarningRequest) -> None:
+        cells = self.active.pop((pdu.message_id, pdu.serial), None)
+        if self.reject is not None:
+            cause = self.reject
+        elif cells is None:
+            cause = Cause.VALID_MESSAGE_NOT_IDENTIFIED
+        else:
+            cause = Cause.MESSAGE_ACCEPTED
+        _, unknown = self._known(pdu.tais)
+        self.send(StopWarningResponse(pdu.message_id, pdu.serial, cause, unknown))
+        if cells and pdu.send_indication and self.indications:
+            for part in _batches(cells):
+                reports = tuple(CellReport(c.plmn, c.eci, 1) for c in part)
+                self.send(StopWarningIndication(pdu.message_id, pdu.serial, reports))
+
+    # --- unasked -----------------------------------------------------------------------------
+
+    def restart(self, cells: Sequence[Ecgi] | None = None) -> None:
+        """An eNB serving `cells` (default: all) restarted and lost its warnings."""
+        lost = tuple(cells if cells is not None else self.cells)
+        gone = set(lost)
+        for key, scheduled in list(self.active.items()):
+            if gone.intersection(scheduled):
+                del self.active[key]  # the CBC's re-send is a fresh write
+        self.send(PwsRestartIndication(lost, self._enb(lost), tuple(self.tais)))
+
+    def fail(self, cells: Sequence[Ecgi]) -> None:
+        """Cells that can broadcast no warning now."""
+        self.send(PwsFailureIndication(tuple(cells), self._enb(cells)))
+
+    def _enb(self, cells: Sequence[Ecgi]) -> EnbId:
+        first = cells[0] if cells else Ecgi(self.tais[0].plmn, 0)
+        return EnbId(first.plmn, "macroENB-ID", first.eci >> 8)
+
+    def send(self, pdu: Pdu) -> None:
+        self.send_raw(encode(pdu))
+
+    def send_raw(self, data: bytes, stream: int = 0, ppid: int = PPID) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.send(data, stream, ppid)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+def _batches(cells: Sequence[Ecgi]) -> list[Sequence[Ecgi]]:
+    return [cells[i : i + CELLS_PER_INDICATION] for i in range(0, len(cells), CELLS_PER_INDICATION)]
+
+
+def sim_cells(plmn: str, index: int, count: int) -> list[Ecgi]:
+    """`count` cells of the `index`th simulated MME (eNB ids from index * 4096)."""
+    return [Ecgi(plmn, ((index * 4096 + i // 256) << 8) | (i % 256)) for i in range(count)]
+
+
+async def listen(mme: SimMme, kind: Kind, host: str, port: int) -> Listener:
+    """The MME as it usually is: listening for the CBC (one association at a time)."""
+
+    def accept(remote: str) -> SimMme | None:
+        return None if mme.connected.is_set() else mme
+
+    return await serve(kind, [host], port, accept)
+
+
+async def dial(mme: SimMme, kind: Kind, host: str, port: int, local: str | None = None) -> None:
+    """The MME connecting to a CBC that listens (the CBC's server mode)."""
+    await connect(kind, [host], port, [local] if local else [], mme)
