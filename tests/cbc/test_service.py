@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,26 +18,11 @@ from omnigw.cbc.service import AlertSpec, CbcService, Text
 from omnigw.config import CbcConfig
 from omnigw.errors import Unavailable
 from omnigw.sim.bsc import SimBsc, connect, listen
-from omnigw.store.engine import session_factory
 from tests.support.ports import free_port
+from tests.support.waiting import until
 
 CELL_A = CellId("901", "70", 23, 1)
 CELL_B = CellId("901", "70", 23, 2)
-
-
-async def until(
-    check: Callable[[], Awaitable[bool]] | Callable[[], bool], within: float = 5.0
-) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 def _config(port: int, mode: str = "server", peer_port: int = 48049, **cbsp: Any) -> CbcConfig:
@@ -52,23 +36,6 @@ def _config(port: int, mode: str = "server", peer_port: int = 48049, **cbsp: Any
             "areas": {"coast": ["901-70-23-1"]},
         }
     )  # fmt: skip
-
-
-@pytest.fixture
-async def service_factory(
-    engine: AsyncEngine,
-) -> AsyncIterator[Callable[..., Awaitable[CbcService]]]:
-    started: list[CbcService] = []
-
-    async def make(cfg: CbcConfig) -> CbcService:
-        service = CbcService(cfg, session_factory(engine))
-        await service.start()
-        started.append(service)
-        return service
-
-    yield make
-    for service in started:
-        await service.stop()
 
 
 def _spec(cfg: CbcConfig, **kw: Any) -> AlertSpec:

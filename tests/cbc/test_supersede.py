@@ -10,7 +10,8 @@ from omnigw.cbc.cbsp.codec import Discriminator, MsgType
 from omnigw.cbc.messages import AlertClass, Certainty, Urgency
 from omnigw.cbc.service import AlertSpec, CbcService, Text
 from omnigw.config import CbcConfig
-from tests.cbc.test_service import CELL_A, CELL_B, _linked, service_factory, until  # noqa: F401
+from tests.cbc.test_service import CELL_A, CELL_B, _linked
+from tests.support.waiting import until
 
 EN = Text("en", "Flash flood: move to higher ground")
 ES = Text("es", "Inundación repentina: suba a zonas altas")
@@ -37,7 +38,7 @@ async def _settled(service: CbcService, alert_id: str) -> bool:
 
 
 async def test_an_update_with_fewer_languages_stops_the_dropped_one(
-    service_factory: Any,  # noqa: F811
+    service_factory: Any,
 ) -> None:
     cfg, service, bsc = await _linked(service_factory, [CELL_A, CELL_B])
     alert_id = await service.submit(_cap_spec(cfg, (EN, ES)), "authority")
@@ -55,7 +56,7 @@ async def test_an_update_with_fewer_languages_stops_the_dropped_one(
 
 
 async def test_texts_are_matched_by_language_not_by_position(
-    service_factory: Any,  # noqa: F811
+    service_factory: Any,
 ) -> None:
     cfg, service, bsc = await _linked(service_factory, [CELL_A, CELL_B])
     alert_id = await service.submit(_cap_spec(cfg, (EN, ES)), "authority")
@@ -75,7 +76,7 @@ async def test_texts_are_matched_by_language_not_by_position(
 
 
 async def test_a_changed_class_is_a_new_message_and_the_old_one_is_stopped(
-    service_factory: Any,  # noqa: F811
+    service_factory: Any,
 ) -> None:
     cfg, service, bsc = await _linked(service_factory, [CELL_A, CELL_B])
     alert_id = await service.submit(_cap_spec(cfg, (EN,)), "authority")
@@ -94,7 +95,7 @@ async def test_a_changed_class_is_a_new_message_and_the_old_one_is_stopped(
 
 
 async def test_a_smaller_area_kills_the_message_where_it_no_longer_applies(
-    service_factory: Any,  # noqa: F811
+    service_factory: Any,
 ) -> None:
     cfg, service, bsc = await _linked(service_factory, [CELL_A, CELL_B])
     alert_id = await service.submit(_cap_spec(cfg, (EN,)), "authority")
@@ -112,7 +113,7 @@ async def test_a_smaller_area_kills_the_message_where_it_no_longer_applies(
 
 
 async def test_the_chain_and_stopped_messages_survive_a_restart(
-    service_factory: Any,  # noqa: F811
+    service_factory: Any,
 ) -> None:
     cfg, service, bsc = await _linked(service_factory, [CELL_A, CELL_B])
     alert_id = await service.submit(_cap_spec(cfg, (EN, ES)), "authority")

@@ -16,12 +16,14 @@ Stop-Warning-Indication.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from omnigw.cbc.areas import Target
 from omnigw.cbc.cells import AreaKind, CellId
 from omnigw.cbc.delivery import DeliveryState, Event
 from omnigw.cbc.engine import DeliveryEngine, Request
+from omnigw.cbc.messages import SerialNumber
 from omnigw.cbc.metrics import CELLS_REPORTED, PROTOCOL_ERRORS
 from omnigw.cbc.runtime import AlertRt, DeliveryRt, MessageRt, PeerRuntime, Runtime
 from omnigw.cbc.sbcap.codec import (
@@ -50,7 +52,8 @@ log = logging.getLogger("omnigw.cbc")
 S = DeliveryState
 INTERFACE = "sbcap"
 MAX_REPETITION = 4095  # seconds in Repetition-Period; beyond, the extended IE
-WARNING_SECURITY = bytes(50)  # TS 23.041 9.3.25: not used, all zero
+WARNING_SECURITY = bytes(50)
+STOPPED_KEPT = 10_000  # TS 23.041 9.3.25: not used, all zero
 
 
 def tai_of(cell: CellId) -> Tai:
@@ -76,6 +79,9 @@ class SbcapSouthbound:
         self._rt = runtime
         self._writer = writer
         self._omc_id = bytes.fromhex(cfg.omc_id) if cfg.omc_id else None
+        # Deliveries just stopped, whose Stop-Warning-Indications may still come: the engine
+        # forgets a killed delivery at once. Bounded: the oldest go first.
+        self._stopped: OrderedDict[tuple[str, int, int], DeliveryRt] = OrderedDict()
 
     # --- requests --------------------------------------------------------------------------
 
@@ -157,7 +163,8 @@ class SbcapSouthbound:
     # --- what the MME says -----------------------------------------------------------------
 
     def _delivery(self, peer: PeerRuntime, message_id: int, serial: int) -> DeliveryRt | None:
-        delivery = self._rt.refs.get((peer.cfg.name, message_id, (serial >> 4) & 0x3FF))
+        key = (peer.cfg.name, message_id, SerialNumber.code_of(serial))
+        delivery = self._rt.refs.get(key) or self._stopped.get(key)
         if delivery is None:
             log.warning(
                 "SBc-AP answer or report for an unknown message",
@@ -192,6 +199,10 @@ class SbcapSouthbound:
                 )  # fmt: skip
             engine.step(peer, delivery, Event.COMPLETE if took else Event.FAILURE, frame)
         else:
+            key = (peer.cfg.name, pdu.message_id, SerialNumber.code_of(pdu.serial))
+            self._stopped[key] = delivery
+            if len(self._stopped) > STOPPED_KEPT:
+                self._stopped.popitem(last=False)
             # valid-message-not-identified: the MME no longer has it, which is what we asked.
             done = pdu.cause in (Cause.MESSAGE_ACCEPTED, Cause.VALID_MESSAGE_NOT_IDENTIFIED)
             engine.step(peer, delivery, Event.KILL_COMPLETE if done else Event.KILL_FAILURE, frame)
