@@ -50,6 +50,7 @@ class SimMme:
     indications: bool = True  # report scheduled and stopped cells when asked
     received: list[Pdu] = field(default_factory=list)
     errors: list[ErrorIndication] = field(default_factory=list)  # Error-Indications received
+    arrivals: list[tuple[int, int]] = field(default_factory=list)  # (stream, PPID) of each
     # (message id, serial) -> the cells it is scheduled in
     active: dict[tuple[int, int], tuple[Ecgi, ...]] = field(default_factory=dict)
 
@@ -77,6 +78,7 @@ class SimMme:
         pass
 
     def message_received(self, data: bytes, stream: int, ppid: int) -> None:
+        self.arrivals.append((stream, ppid))
         try:
             pdu = decode(data)
         except DecodeError as exc:
