@@ -224,6 +224,46 @@ def cmd_sim_bsc(args: argparse.Namespace) -> int:
     return uvloop.run(main())
 
 
+def cmd_sim_mme(args: argparse.Namespace) -> int:
+    """Simulated MMEs listening for the CBC; runs until interrupted."""
+    import signal
+
+    import uvloop
+
+    from omnigw.sim.mme import fleet_tais, run_fleet
+
+    host, _, port = args.listen.rpartition(":")
+
+    async def main() -> int:
+        try:
+            fleet = await run_fleet(args.transport, host, int(port), args.count, args.cells,
+                                    args.tais, args.plmn)  # fmt: skip
+        except OSError as exc:
+            print(f"omnigw sim mme: cannot listen on {args.listen} ({exc.strerror or exc})",
+                  file=sys.stderr)  # fmt: skip
+            return 1
+        lines = []
+        for i in range(args.count):
+            tais = ", ".join(f"{t.plmn}-{t.tac}" for t in fleet_tais(args.plmn, i, args.tais))
+            lines.append(f"    - {{name: mme{i + 1}, protocol: sbcap, address: {host}, "
+                         f"port: {int(port) + i}, tais: [{tais}]}}")  # fmt: skip
+        peers = "\n".join(lines)
+        print(f"{len(fleet)} simulated MMEs listening on {host}:{port}.. over {args.transport} "
+              f"({args.cells} cells each). The CBC lists them as:\ncbc:\n  sbcap: "
+              f"{{transport: {args.transport}}}\n  peers:\n{peers}", flush=True)  # fmt: skip
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        for mme, listener in fleet:
+            mme.close()
+            listener.close()
+        return 0
+
+    return uvloop.run(main())
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="omnigw", description="omnigw telecom gateway")
     parser.add_argument("--version", action="version", version=f"omnigw {__version__}")
@@ -291,6 +331,15 @@ def _parser() -> argparse.ArgumentParser:
     bsc.add_argument("--mcc", default="901")
     bsc.add_argument("--mnc", default="70")
     bsc.set_defaults(func=cmd_sim_bsc)
+    mme = sim.add_parser("mme", help="simulated MMEs that the CBC connects to over SBc-AP")
+    mme.add_argument("--listen", default="127.0.0.1:29168", help="HOST:PORT of the first MME")
+    mme.add_argument("--count", type=int, default=1, help="MMEs, on PORT, PORT+1, ...")
+    mme.add_argument("--cells", type=int, default=10, help="cells (ECGIs) per MME")
+    mme.add_argument("--tais", type=int, default=1, help="tracking areas per MME")
+    mme.add_argument("--plmn", default="901-70")
+    mme.add_argument("--transport", choices=["sctp", "tcp"], default="sctp",
+                     help="kernel SCTP, or SBc-AP framed over TCP (labs without SCTP)")  # fmt: skip
+    mme.set_defaults(func=cmd_sim_mme)
     return parser
 
 

@@ -1,4 +1,5 @@
-"""The README's lab, as a newcomer runs it: config/lab.yaml and `omnigw sim bsc`."""
+"""The README's lab, as a newcomer runs it: config/lab.yaml, `omnigw sim bsc` and
+`omnigw sim mme`."""
 
 from __future__ import annotations
 
@@ -20,7 +21,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_the_shipped_lab_config_is_valid() -> None:
     cfg = load_config(ROOT / "config" / "lab.yaml")
-    assert [str(p.address) for p in cfg.cbc.peers] == ["127.0.1.1", "127.0.1.2", "127.0.1.3"]
+    assert [(p.name, str(p.address)) for p in cfg.cbc.peers] == [
+        ("bsc1", "127.0.1.1"), ("bsc2", "127.0.1.2"), ("bsc3", "127.0.1.3"),
+        ("mme1", "127.0.0.1"),
+    ]  # fmt: skip
+    assert cfg.cbc.peers[3].port == 29168 and cfg.cbc.peers[3].mode == "client"
 
 
 def test_the_simulator_says_what_is_missing_instead_of_a_traceback() -> None:
@@ -30,9 +35,12 @@ def test_the_simulator_says_what_is_missing_instead_of_a_traceback() -> None:
     assert "cannot connect" in result.stderr and "address: 127.0.1.2" in result.stderr
 
 
-async def test_the_lab_from_the_readme_delivers_an_alert_to_three_bscs(tmp_path: Path) -> None:
+async def test_the_lab_from_the_readme_delivers_an_alert_to_three_bscs_and_an_mme(
+    tmp_path: Path,
+) -> None:
     lab = yaml.safe_load((ROOT / "config" / "lab.yaml").read_text())
-    api_port, cbsp_port = free_port(), free_port()
+    api_port, cbsp_port, mme_port = free_port(), free_port(), free_port()
+    lab["cbc"]["peers"][3]["port"] = mme_port
     lab["state_dir"] = str(tmp_path / "state")
     lab["api"]["port"], lab["metrics"]["port"] = api_port, free_port()
     lab["cbc"]["cbsp"]["port"], lab["diameter"]["port"] = cbsp_port, free_port()
@@ -44,8 +52,16 @@ async def test_the_lab_from_the_readme_delivers_an_alert_to_three_bscs(tmp_path:
         [sys.executable, "-m", "omnigw", "run", "--config", str(config)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    sim = None
+    sim = mme = None
     try:
+        mme = subprocess.Popen(  # noqa: ASYNC220
+            [sys.executable, "-m", "omnigw", "sim", "mme", "--listen", f"127.0.0.1:{mme_port}",
+             "--transport", "tcp", "--cells", "10"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert mme.stdout is not None
+        line = await asyncio.to_thread(mme.stdout.readline)
+        assert line.startswith("1 simulated MMEs listening"), line
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}") as http:
             await wait_healthy(http)
             sim = subprocess.Popen(  # noqa: ASYNC220
@@ -70,9 +86,16 @@ async def test_the_lab_from_the_readme_delivers_an_alert_to_three_bscs(tmp_path:
                     break
                 await asyncio.sleep(0.1)
             peers = {p["peer"]: p["state"] for p in view["messages"][0]["peers"]}
-            assert peers == {"bsc1": "active", "bsc2": "active", "bsc3": "active"}
+            assert peers == {"bsc1": "active", "bsc2": "active", "bsc3": "active",
+                             "mme1": "active"}  # fmt: skip
+            for _ in range(100):
+                view = (await http.get(f"/api/v1/alerts/{alert_id}", headers=auth)).json()
+                if view["cells"].get("scheduled") == 10:
+                    break
+                await asyncio.sleep(0.1)
+            assert view["cells"]["scheduled"] == 10  # the MME's indications, cell by cell
     finally:
-        for proc in (sim, daemon):
+        for proc in (sim, mme, daemon):
             if proc is not None and proc.poll() is None:
                 proc.terminate()
                 proc.wait(30)

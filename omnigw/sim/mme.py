@@ -193,3 +193,19 @@ async def listen(mme: SimMme, kind: Kind, host: str, port: int) -> Listener:
 async def dial(mme: SimMme, kind: Kind, host: str, port: int, local: str | None = None) -> None:
     """The MME connecting to a CBC that listens (the CBC's server mode)."""
     await connect(kind, [host], port, [local] if local else [], mme)
+
+
+def fleet_tais(plmn: str, index: int, count: int) -> list[Tai]:
+    """The tracking areas of the `index`th simulated MME: TACs from index * 100 + 1."""
+    return [Tai(plmn, index * 100 + 1 + i) for i in range(count)]
+
+
+async def run_fleet(
+    kind: Kind, host: str, port: int, count: int, cells: int, tais: int, plmn: str
+) -> list[tuple[SimMme, Listener]]:
+    """`count` simulated MMEs listening on `port`, `port` + 1, ..."""
+    fleet = []
+    for index in range(count):
+        mme = SimMme(fleet_tais(plmn, index, tais), sim_cells(plmn, index, cells))
+        fleet.append((mme, await listen(mme, kind, host, port + index)))
+    return fleet
