@@ -33,6 +33,7 @@ from omnigw.cbc.sbcap.codec import (
     Pdu,
     PwsFailureIndication,
     PwsRestartIndication,
+    Report,
     StopWarningIndication,
     StopWarningRequest,
     StopWarningResponse,
@@ -207,20 +208,22 @@ class SbcapSouthbound:
             done = pdu.cause in (Cause.MESSAGE_ACCEPTED, Cause.VALID_MESSAGE_NOT_IDENTIFIED)
             engine.step(peer, delivery, Event.KILL_COMPLETE if done else Event.KILL_FAILURE, frame)
 
-    def indication(self, engine: DeliveryEngine, peer: PeerRuntime, pdu: Pdu, frame: bytes) -> None:
+    def indication(
+        self, engine: DeliveryEngine, peer: PeerRuntime, pdu: Pdu | Report, frame: bytes
+    ) -> None:
         name = peer.cfg.name
-        if isinstance(pdu, WriteReplaceWarningIndication | StopWarningIndication):
+        if isinstance(pdu, Report | WriteReplaceWarningIndication | StopWarningIndication):
             delivery = self._delivery(peer, pdu.message_id, pdu.serial)
             if delivery is None:
                 return
-            scheduled = isinstance(pdu, WriteReplaceWarningIndication)
-            cells = (
-                pdu.scheduled if isinstance(pdu, WriteReplaceWarningIndication) else pdu.cancelled
-            )
-            CELLS_REPORTED.labels(name, INTERFACE, "scheduled" if scheduled else "stopped").inc(
-                len(cells)
-            )
-            self._writer.report(delivery.row, "scheduled" if scheduled else "stopped", frame)
+            if isinstance(pdu, Report):
+                kind, count = pdu.kind, pdu.cells
+            elif isinstance(pdu, WriteReplaceWarningIndication):
+                kind, count = "scheduled", len(pdu.scheduled)
+            else:
+                kind, count = "stopped", len(pdu.cancelled)
+            CELLS_REPORTED.labels(name, INTERFACE, kind).inc(count)
+            self._writer.report(delivery.row, kind, frame)
         elif isinstance(pdu, PwsRestartIndication):
             self._restarted(engine, peer, pdu)
         elif isinstance(pdu, PwsFailureIndication):

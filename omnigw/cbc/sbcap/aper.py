@@ -146,6 +146,18 @@ def cell_reports(cells: list[tuple[bytes, int, int]], counted: bool) -> bytes:
     return bytes(out)
 
 
+def count_cell_reports(value: bytes, counted: bool) -> int | None:
+    """How many cells the cell form of a reported-area list holds, its size checked; None for
+    the other forms (see read_cell_reports)."""
+    if len(value) < 4 or value[0] != 0x40:
+        return None
+    count = int.from_bytes(value[1:3], "big") + 1
+    size = 3 + 10 * count if counted else 4 + 7 * count
+    if len(value) != size:
+        raise AperError(f"cell list of {count} is {len(value)} octets, not {size}")
+    return count
+
+
 def read_cell_reports(value: bytes, counted: bool) -> list[tuple[bytes, int, int | None]] | None:
     """The cell form of a Broadcast-Scheduled-Area-List (`counted` False) or
     Broadcast-Cancelled-Area-List (True): [(plmn, cell id, broadcasts)]. None when the IE

@@ -434,6 +434,41 @@ def _lean_reports(raw: bytes, counted: bool) -> tuple[CellReport, ...] | None:
     return tuple(CellReport(plmn_text(p), eci, n) for p, eci, n in cells)
 
 
+class Report(NamedTuple):
+    """A Write-Replace-Warning-Indication (`scheduled`) or Stop-Warning-Indication read only
+    as far as routing and counting need: an MME sends one per batch of eNB answers, a
+    million cells for a PLMN-wide alert, and the cells themselves are read when someone
+    asks for the alert's status (see results.py)."""
+
+    kind: str  # scheduled | stopped
+    message_id: int
+    serial: int
+    cells: int
+
+
+_REPORTS = {3: ("scheduled", 23, False), 4: ("stopped", 25, True)}  # procedure -> kind, IE
+
+
+def peek_report(data: bytes) -> Report | None:
+    """The indication's reference and cell count; None when `data` is another PDU, or an
+    indication in a form only `decode` reads (tracking or emergency areas)."""
+    if len(data) < 2 or data[0] >> 5 != 0 or data[1] not in _REPORTS:
+        return None
+    try:
+        _, code, ies = aper.read_pdu(data)
+        kind, list_id, counted = _REPORTS[code]
+        found = dict(ies)
+        cells = aper.count_cell_reports(found[list_id], counted)
+        message_id, serial = found[5], found[11]
+    except KeyError:
+        return None  # a missing IE: decode says which
+    except aper.AperError as exc:
+        raise DecodeError(f"not an SBc-AP PDU: {exc}") from None
+    if cells is None or len(message_id) != 2 or len(serial) != 2:
+        return None
+    return Report(kind, int.from_bytes(message_id, "big"), int.from_bytes(serial, "big"), cells)
+
+
 def decode(data: bytes) -> Pdu:
     """The typed PDU; DecodeError for bytes that are not one, or one this codec lacks."""
     try:
@@ -470,10 +505,29 @@ def decode(data: bytes) -> Pdu:
 
 
 __all__ = [
-    "MEANING", "PORT", "PPID", "Cause", "CellReport", "DecodeError", "Ecgi", "EnbId",
-    "ErrorIndication", "Pdu",
-    "PwsFailureIndication", "PwsRestartIndication", "StopWarningIndication",
-    "StopWarningRequest", "StopWarningResponse", "Tai", "WarningArea",
-    "WriteReplaceWarningIndication", "WriteReplaceWarningRequest",
-    "WriteReplaceWarningResponse", "cause_text", "decode", "encode",
+    "MEANING",
+    "PORT",
+    "PPID",
+    "Cause",
+    "CellReport",
+    "DecodeError",
+    "Ecgi",
+    "EnbId",
+    "ErrorIndication",
+    "Pdu",
+    "PwsFailureIndication",
+    "PwsRestartIndication",
+    "Report",
+    "StopWarningIndication",
+    "StopWarningRequest",
+    "StopWarningResponse",
+    "Tai",
+    "WarningArea",
+    "WriteReplaceWarningIndication",
+    "WriteReplaceWarningRequest",
+    "WriteReplaceWarningResponse",
+    "cause_text",
+    "decode",
+    "encode",
+    "peek_report",
 ]  # fmt: skip

@@ -21,6 +21,7 @@ from omnigw.cbc.sbcap.codec import (
     DecodeError,
     ErrorIndication,
     Pdu,
+    Report,
     StopWarningRequest,
     StopWarningResponse,
     WriteReplaceWarningRequest,
@@ -37,7 +38,7 @@ class Connected:
 
 @dataclass(frozen=True, slots=True)
 class Received:
-    pdu: Pdu
+    pdu: Pdu | Report  # an indication of cells is only peeked at
     frame: bytes
     stream: int
     ppid: int
@@ -78,7 +79,7 @@ class DeliverAnswer:
 class Deliver:
     """An indication (or an Error-Indication) for the service, with its frame."""
 
-    pdu: Pdu
+    pdu: Pdu | Report
     frame: bytes
 
 

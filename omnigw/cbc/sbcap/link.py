@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from omnigw.cbc.sbcap.codec import PPID, DecodeError, Pdu, decode, encode
+from omnigw.cbc.sbcap.codec import PPID, DecodeError, Pdu, decode, encode, peek_report
 from omnigw.cbc.sbcap.fsm import (
     Action,
     Connected,
@@ -64,7 +64,8 @@ class SbcapLink:
     def message_received(self, data: bytes, stream: int, ppid: int) -> None:
         at = asyncio.get_running_loop().time()
         try:
-            pdu = decode(data)
+            # Indications, a thousand cells each, are only counted now (see codec.Report).
+            pdu = peek_report(data) or decode(data)
         except DecodeError as exc:
             self._feed(Malformed(exc, at))
             return

@@ -15,6 +15,7 @@ from omnigw.cbc.sbcap.codec import (
     Pdu,
     PwsFailureIndication,
     PwsRestartIndication,
+    Report,
     StopWarningIndication,
     StopWarningRequest,
     StopWarningResponse,
@@ -25,6 +26,7 @@ from omnigw.cbc.sbcap.codec import (
     WriteReplaceWarningResponse,
     decode,
     encode,
+    peek_report,
     plmn_bytes,
     plmn_text,
 )
@@ -122,3 +124,16 @@ def test_a_20000_cell_request_round_trips_with_the_ies_after_its_list() -> None:
     pdu = WriteReplaceWarningRequest(4370, 1, 60, 0, warning_area=WarningArea(ecgis=cells),
                                      dcs=0x0F, content=bytes(88))  # fmt: skip
     assert decode(encode(pdu)) == pdu
+
+
+def test_an_indication_of_cells_is_peeked_as_its_full_decoding_reads_it() -> None:
+    cells = tuple(CellReport("901-70", i * 7919 % (1 << 28), i % 7) for i in range(1000))
+    for pdu, kind in ((WriteReplaceWarningIndication(4370, 0x3011, cells), "scheduled"),
+                      (StopWarningIndication(4370, 0x3011, cells), "stopped")):  # fmt: skip
+        wire = encode(pdu)
+        full = decode(wire)
+        report = peek_report(wire)
+        assert report == Report(kind, full.message_id, full.serial, 1000)  # type: ignore[union-attr]
+    assert peek_report(encode(WriteReplaceWarningResponse(4370, 1, 0))) is None
+    with pytest.raises(DecodeError):  # a list cut short is refused, not counted
+        peek_report(encode(WriteReplaceWarningIndication(4370, 1, cells))[:-7])
