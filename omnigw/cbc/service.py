@@ -136,6 +136,10 @@ class CbcService:
         """The store helper process (see store.process), for operators and benchmarks."""
         return self._store.pid
 
+    async def flush(self) -> None:
+        """Wait until everything recorded so far is in the store (for benchmarks)."""
+        await self._writer.flush()
+
     async def stop(self) -> None:
         self.alerts.stop()
         self.engine.stop()

@@ -11,6 +11,7 @@ waits for at most the one batch already sent.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import logging
@@ -54,7 +55,7 @@ class StoreWriter:
         # their first change, or when a reader asks, not as soon as they exist.
         self._fresh: dict[int, DeliveryRow] = {}
         self._events: list[dict[str, Any]] = []
-        self._reports: list[dict[str, Any]] = []  # see report()
+        self._reports: collections.deque[dict[str, Any]] = collections.deque()  # see report()
         self._done: dict[str, datetime] = {}
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -126,17 +127,19 @@ class StoreWriter:
                 inserted = {row.id for row in rows}
                 reports: list[dict[str, Any]] = []
                 waiting: list[dict[str, Any]] = []
-                for r in self._reports:
-                    stored = r["delivery_id"] in inserted or r["delivery_id"] not in self._unstored
-                    (reports if stored and len(reports) < BATCH else waiting).append(r)
-                self._reports = waiting
+                while self._reports and len(reports) < BATCH:
+                    report = self._reports.popleft()
+                    owner = report["delivery_id"]
+                    stored = owner in inserted or owner not in self._unstored
+                    (reports if stored else waiting).append(report)
+                self._reports.extendleft(reversed(waiting))
                 try:
                     await self._commit(rows, events, done, reports)
                 except Exception:
                     for row in rows:  # keep them for the next attempt, unless newer exist
                         self._deliveries.setdefault(row.id, row)
                     self._events[:0] = events
-                    self._reports[:0] = reports
+                    self._reports.extendleft(reversed(reports))
                     self._done.update(done)
                     raise
 

@@ -14,10 +14,10 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from omnigw.cbc.sbcap import aper
 from omnigw.cbc.sbcap.codec import (
     PPID,
     Cause,
-    CellReport,
     DecodeError,
     Ecgi,
     EnbId,
@@ -25,15 +25,14 @@ from omnigw.cbc.sbcap.codec import (
     Pdu,
     PwsFailureIndication,
     PwsRestartIndication,
-    StopWarningIndication,
     StopWarningRequest,
     StopWarningResponse,
     Tai,
-    WriteReplaceWarningIndication,
     WriteReplaceWarningRequest,
     WriteReplaceWarningResponse,
     decode,
     encode,
+    plmn_bytes,
 )
 from omnigw.transport.base import MessageTransport
 from omnigw.transport.open import Kind, Listener, connect, serve
@@ -57,6 +56,10 @@ class SimMme:
     def __post_init__(self) -> None:
         self._served = frozenset(self.tais)
         self._cells = frozenset(self.cells)
+        # A fleet of these stands in for many machines in one process: the lists of all its
+        # cells, in batches, are encoded once (scheduled, and stopped with one broadcast).
+        self._all_scheduled = [_cell_list(part, False) for part in _batches(self.cells)]
+        self._all_stopped = [_cell_list(part, True) for part in _batches(self.cells)]
         self._transport: MessageTransport | None = None
         self.connected = asyncio.Event()
         self.closed = asyncio.Event()
@@ -122,9 +125,10 @@ class SimMme:
             cells = tuple(self.cells)
         self.active[key] = cells
         if pdu.send_indication and self.indications and cells:
-            for part in _batches(cells):
-                reports = tuple(CellReport(c.plmn, c.eci) for c in part)
-                self.send(WriteReplaceWarningIndication(pdu.message_id, pdu.serial, reports))
+            lists = self._all_scheduled if area is None else [
+                _cell_list(part, False) for part in _batches(cells)]  # fmt: skip
+            for cell_list in lists:
+                self.send_raw(_indication(3, pdu.message_id, pdu.serial, cell_list))
 
     def _stop(self, pdu: StopWarningRequest) -> None:
         cells = self.active.pop((pdu.message_id, pdu.serial), None)
@@ -137,9 +141,10 @@ class SimMme:
         _, unknown = self._known(pdu.tais)
         self.send(StopWarningResponse(pdu.message_id, pdu.serial, cause, unknown))
         if cells and pdu.send_indication and self.indications:
-            for part in _batches(cells):
-                reports = tuple(CellReport(c.plmn, c.eci, 1) for c in part)
-                self.send(StopWarningIndication(pdu.message_id, pdu.serial, reports))
+            lists = self._all_stopped if cells == tuple(self.cells) else [
+                _cell_list(part, True) for part in _batches(cells)]  # fmt: skip
+            for cell_list in lists:
+                self.send_raw(_indication(4, pdu.message_id, pdu.serial, cell_list))
 
     # --- unasked -----------------------------------------------------------------------------
 
@@ -170,6 +175,20 @@ class SimMme:
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+
+
+def _cell_list(cells: Sequence[Ecgi], stopped: bool) -> bytes:
+    """A Broadcast-Scheduled- or -Cancelled-Area-List of these cells, encoded."""
+    return aper.cell_reports([(plmn_bytes(c.plmn), c.eci, 1) for c in cells], stopped)
+
+
+def _indication(procedure: int, message_id: int, serial: int, cell_list: bytes) -> bytes:
+    """A Write-Replace-Warning- (3) or Stop-Warning-Indication (4) around an encoded list:
+    what `encode` makes of the same indication, without encoding the list again."""
+    reference = (message_id.to_bytes(2, "big"), serial.to_bytes(2, "big"))
+    ies = [(5, "reject", reference[0]), (11, "reject", reference[1]),
+           (23 if procedure == 3 else 25, "reject", cell_list)]  # fmt: skip
+    return aper.pdu("initiatingMessage", procedure, "ignore", ies)
 
 
 def _batches(cells: Sequence[Ecgi]) -> list[Sequence[Ecgi]]:
