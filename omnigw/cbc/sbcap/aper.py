@@ -72,6 +72,17 @@ def pdu(kind: str, procedure: int, criticality: str, ies: list[tuple[int, str, b
     return head + open_type(bytes(body))
 
 
+def criticalities(data: bytes) -> list[tuple[int, str]]:
+    """(IE id, criticality) of each IE of a PDU read_pdu accepts."""
+    body, _ = read_open_type(data, 3)
+    out, pos = [], 3
+    for _ in range(int.from_bytes(body[1:3], "big")):
+        ie_id = int.from_bytes(_take(body, pos, 2), "big")
+        out.append((ie_id, CRITICALITY[min(_take(body, pos + 2, 1)[0] >> 6, 2)]))
+        _, pos = read_open_type(body, pos + 3)
+    return out
+
+
 def read_pdu(data: bytes) -> tuple[str, int, list[tuple[int, bytes]]]:
     """(kind, procedure code, [(IE id, value)]); extensions and unknown additions skipped."""
     if len(data) < 4:

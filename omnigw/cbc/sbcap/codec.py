@@ -434,6 +434,17 @@ def _lean_reports(raw: bytes, counted: bool) -> tuple[CellReport, ...] | None:
     return tuple(CellReport(plmn_text(p), eci, n) for p, eci, n in cells)
 
 
+def off_spec(pdu: Pdu, data: bytes) -> list[str]:
+    """What in a decoded PDU's framing is not as TS 29.168 has it but was read anyway: IEs
+    marked with another criticality (some MMEs mark Cause `ignore`)."""
+    expected = {_ie(type(pdu), f.name)[0]: _ie(type(pdu), f.name)[1] for f in fields(pdu)}
+    return [
+        f"{_ie(type(pdu), name)[2]} marked {got} instead of {expected[ie_id]}"
+        for ie_id, got in aper.criticalities(data)
+        if (name := _BY_ID[type(pdu)].get(ie_id)) is not None and got != expected[ie_id]
+    ]
+
+
 class Report(NamedTuple):
     """A Write-Replace-Warning-Indication (`scheduled`) or Stop-Warning-Indication read only
     as far as routing and counting need: an MME sends one per batch of eNB answers, a

@@ -43,6 +43,7 @@ class Received:
     stream: int
     ppid: int
     at: float  # loop time, for the rate limit of what is refused
+    odd: tuple[str, ...] = ()  # what the codec read although it is off the spec
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,8 @@ class LinkFsm:
             out += self._note(f"PPID {event.ppid} instead of {PPID}")
         if event.stream != self.stream:
             out += self._note(f"stream {event.stream} instead of {self.stream}")
+        for what in event.odd:
+            out += self._note(what)
         pdu = event.pdu
         if isinstance(pdu, WriteReplaceWarningResponse | StopWarningResponse):
             out.append(DeliverAnswer(pdu, event.frame))

@@ -13,7 +13,15 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from omnigw.cbc.sbcap.codec import PPID, DecodeError, Pdu, decode, encode, peek_report
+from omnigw.cbc.sbcap.codec import (
+    PPID,
+    DecodeError,
+    Pdu,
+    decode,
+    encode,
+    off_spec,
+    peek_report,
+)
 from omnigw.cbc.sbcap.fsm import (
     Action,
     Connected,
@@ -65,11 +73,15 @@ class SbcapLink:
         at = asyncio.get_running_loop().time()
         try:
             # Indications, a thousand cells each, are only counted now (see codec.Report).
-            pdu = peek_report(data) or decode(data)
+            report = peek_report(data)
+            if report is not None:
+                self._feed(Received(report, data, stream, ppid, at))
+                return
+            pdu = decode(data)
         except DecodeError as exc:
             self._feed(Malformed(exc, at))
             return
-        self._feed(Received(pdu, data, stream, ppid, at))
+        self._feed(Received(pdu, data, stream, ppid, at, tuple(off_spec(pdu, data))))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.up = False

@@ -18,6 +18,7 @@ from omnigw.cbc.sbcap.codec import (
     WriteReplaceWarningResponse,
     decode,
     encode,
+    off_spec,
 )
 from omnigw.cbc.sbcap.fsm import (
     Connected,
@@ -107,3 +108,17 @@ def test_another_ppid_or_stream_is_accepted_and_said_once() -> None:
     assert isinstance(first[2], DeliverAnswer)
     again = fsm.handle(_received(pdu, stream=1, ppid=0))
     assert len(again) == 1 and isinstance(again[0], DeliverAnswer)
+
+
+def test_an_ie_marked_with_another_criticality_is_read_and_said_once() -> None:
+    kind, code, ies = aper.read_pdu(encode(WriteReplaceWarningResponse(4370, 1, 0)))
+    marked = aper.pdu(kind, code, "reject",
+                      [(i, "ignore" if i == 1 else "reject", v) for i, v in ies])  # fmt: skip
+    pdu = decode(marked)
+    odd = tuple(off_spec(pdu, marked))
+    assert odd == ("Cause marked ignore instead of reject",)
+    fsm = LinkFsm(stream=0)
+    first = fsm.handle(Received(pdu, marked, 0, 24, 0.0, odd))
+    assert first == [Oddity(odd[0]), DeliverAnswer(pdu, marked)]  # type: ignore[arg-type]
+    assert fsm.handle(Received(pdu, marked, 0, 24, 0.0, odd)) == [DeliverAnswer(pdu, marked)]  # type: ignore[arg-type]
+    assert off_spec(pdu, encode(pdu)) == []

@@ -343,3 +343,19 @@ async def test_error_indications_both_ways(service_factory: Any, fleet: Fleet) -
 
     await until(counted)
     assert service.peer_status()["mme1"]  # the association stays
+
+
+async def test_without_kernel_sctp_each_mme_is_named_at_start_and_the_rest_runs(
+    service_factory: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from omnigw.transport import sctp
+
+    monkeypatch.setattr(sctp, "unavailable", lambda: "no kernel SCTP: Protocol not supported")
+    mmes = [{"name": "mme1", "address": "127.0.0.1"}, {"name": "mme2", "address": "127.0.0.2"}]
+    cfg = _config(mmes, transport="sctp")
+    with caplog.at_level("ERROR", logger="omnigw.cbc"):
+        service = await service_factory(cfg)
+    named = [r.peer for r in caplog.records if "no SCTP" in r.getMessage()]  # type: ignore[attr-defined]
+    assert named == ["mme1", "mme2"]
+    alert_id = await service.submit(_spec(cfg), "a@x")  # accepted, kept for when it can go
+    assert (await _peer(service, alert_id, "mme1"))["state"] == "pending"
