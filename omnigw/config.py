@@ -213,12 +213,24 @@ class CbcPeer(Section):
 
 
 class InventoryCell(Section):
-    """One cell of the inventory that named areas and polygons resolve to."""
+    """One cell of the inventory that named areas and polygons resolve to: a GSM cell (its
+    CGI) or an LTE cell (its ECGI)."""
 
-    cgi: str = Field(pattern=r"^\d{3}-\d{2,3}-\d{1,5}-\d{1,5}$")
+    cgi: str | None = Field(default=None, pattern=r"^\d{3}-\d{2,3}-\d{1,5}-\d{1,5}$")
+    ecgi: str | None = Field(default=None, pattern=_ECGI)
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     azimuth: float | None = Field(default=None, ge=0, lt=360)
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> InventoryCell:
+        if (self.cgi is None) == (self.ecgi is None):
+            raise ValueError("give exactly one of cgi, ecgi")
+        return self
+
+    @property
+    def cell(self) -> str:
+        return self.cgi or self.ecgi or ""
 
 
 class CbcConfig(Section):
@@ -230,7 +242,7 @@ class CbcConfig(Section):
     # Repetition period and count when an alert does not say.
     default_repetition_seconds: int = Field(default=60, ge=2, le=7700)
     cells: list[InventoryCell] = Field(default_factory=list)
-    areas: dict[str, list[str]] = Field(default_factory=dict)  # name -> CGIs
+    areas: dict[str, list[str]] = Field(default_factory=dict)  # name -> CGIs and ECGIs
 
 
 class DiameterPeer(Section):

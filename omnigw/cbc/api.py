@@ -286,10 +286,21 @@ async def cancel(request: web.Request) -> web.Response:
 
 
 class CellIn(Body):
-    cgi: str = Field(pattern=r"^\d{3}-\d{2,3}-\d{1,5}-\d{1,5}$", description="mcc-mnc-lac-ci")
+    """A GSM cell (cgi) or an LTE cell (ecgi) and where it is."""
+
+    cgi: str | None = Field(default=None, pattern=r"^\d{3}-\d{2,3}-\d{1,5}-\d{1,5}$",
+                            description="mcc-mnc-lac-ci")  # fmt: skip
+    ecgi: str | None = Field(default=None, pattern=r"^\d{3}-\d{2,3}-\d{1,9}$",
+                             description="mcc-mnc-eci")  # fmt: skip
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     azimuth: float | None = Field(default=None, ge=0, lt=360)
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> CellIn:
+        if (self.cgi is None) == (self.ecgi is None):
+            raise ValueError("give exactly one of cgi, ecgi")
+        return self
 
 
 class InventoryIn(Body):
@@ -298,16 +309,17 @@ class InventoryIn(Body):
 
 async def cells_get(request: web.Request) -> web.Response:
     data = [
-        {"cgi": c.cgi, "lat": c.lat, "lon": c.lon, "azimuth": c.azimuth, "source": source}
+        {"ecgi" if c.cell.count("-") == 2 else "cgi": c.cell, "lat": c.lat, "lon": c.lon,
+         "azimuth": c.azimuth, "source": source}
         for c, source in request.app[AREAS].inventory()
-    ]
+    ]  # fmt: skip
     return json_response({"total": len(data), "data": data})
 
 
 async def cells_put(request: web.Request) -> web.Response:
-    """Replace the API-managed cells (config-file cells stay; same CGI: the API wins)."""
+    """Replace the API-managed cells (config-file cells stay; same cell: the API wins)."""
     body = await read_body(request, InventoryIn)
-    cells = [CellPosition(c.cgi, c.lat, c.lon, c.azimuth) for c in body.cells]
+    cells = [CellPosition(c.cgi or c.ecgi or "", c.lat, c.lon, c.azimuth) for c in body.cells]
     await inventory.replace(request.app[SESSIONS], cells, principal(request).email)
     request.app[AREAS].set_stored(cells)
     return json_response({"status": "ok", "stored": len(cells)})

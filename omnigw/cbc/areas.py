@@ -27,8 +27,11 @@ class AreaError(ValueError):
 # before targets were neutral (TS 48.049 8.2.6), so stored alerts read back unchanged.
 # LTE's kinds, which CBSP has not, take numbers CBSP does not use.
 _STORED = {AreaKind.CGI: 0, AreaKind.LAI: 4, AreaKind.LAC: 5, AreaKind.ALL: 6,
-           AreaKind.ECGI: 16, AreaKind.TAI: 17, AreaKind.EAI: 18}  # fmt: skip
+           AreaKind.ECGI: 16, AreaKind.TAI: 17, AreaKind.EAI: 18, AreaKind.CELLS: 19}  # fmt: skip
 _KIND_OF = {code: kind for kind, code in _STORED.items()}
+
+
+_CELL_KINDS = frozenset({AreaKind.CGI, AreaKind.ECGI, AreaKind.CELLS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,11 @@ class Target:
         kind the peer's interface carries, the cells or areas it serves (empty: all)."""
         if self.kind is AreaKind.ALL:
             return self
+        if self.kind is AreaKind.CELLS:  # the peer's radio's part of GSM and LTE cells
+            gsm = AreaKind.CGI in served
+            radio = AreaKind.CGI if gsm else AreaKind.ECGI
+            cells = tuple(c for c in self.cells if (c.lac is not None) == gsm)
+            return Target(radio, cells, self.scope).for_peer(served) if cells else None
         mine = served.get(self.kind)
         if mine is None:
             return None  # not a kind of list this peer's interface carries
@@ -98,6 +106,19 @@ def parse_ecgi(text: str) -> CellId:
     return CellId(cell.mcc, cell.mnc, None, cell.lac)
 
 
+def parse_cell(text: str) -> CellId:
+    """A cell of the inventory or of a named area: a CGI (four parts) or an ECGI (three)."""
+    return parse_cgi(text) if text.count("-") == 3 else parse_ecgi(text)
+
+
+def cells_target(cells: Iterable[CellId]) -> Target:
+    """Cells as a target: of one radio, or both (see AreaKind.CELLS)."""
+    unique = tuple(dict.fromkeys(cells))
+    radios = {c.lac is not None for c in unique}
+    kind = AreaKind.CELLS if len(radios) > 1 else AreaKind.CGI if True in radios else AreaKind.ECGI
+    return Target(kind, unique, GeoScope.CELL)
+
+
 def parse_tai(text: str) -> CellId:
     return _plmn_and(text, "tai", "'mcc-mnc-tac'", 16)
 
@@ -112,7 +133,7 @@ def cell_key(cell: CellId) -> str:
 class CellPosition:
     """Where a cell is, for polygons and circles (azimuth kept for the operator's records)."""
 
-    cgi: str
+    cell: str  # CGI or ECGI
     lat: float
     lon: float
     azimuth: float | None = None
@@ -122,7 +143,7 @@ class Areas:
     """Resolves targets against the cell inventory (config plus API) and named areas."""
 
     def __init__(self, cfg: CbcConfig, geometry: Geometry | None = None) -> None:
-        self._configured = [CellPosition(c.cgi, c.lat, c.lon, c.azimuth) for c in cfg.cells]
+        self._configured = [CellPosition(c.cell, c.lat, c.lon, c.azimuth) for c in cfg.cells]
         self._stored: list[CellPosition] = []
         self._named = cfg.areas
         self._geometry = geometry or Geometry()
@@ -147,19 +168,19 @@ class Areas:
         if self._positions is None:
             cells = self._cells
             self._positions = await asyncio.to_thread(
-                lambda: Inventory.of([(parse_cgi(c.cgi), c.lat, c.lon) for c in cells])
+                lambda: Inventory.of([(parse_cell(c.cell), c.lat, c.lon) for c in cells])
             )
         return self._positions
 
     @property
     def _cells(self) -> list[CellPosition]:
-        stored = {c.cgi for c in self._stored}
-        return [c for c in self._configured if c.cgi not in stored] + self._stored
+        stored = {c.cell for c in self._stored}
+        return [c for c in self._configured if c.cell not in stored] + self._stored
 
     def inventory(self) -> list[tuple[CellPosition, str]]:
         """Every cell with where it comes from ("config" or "api")."""
-        stored = {c.cgi for c in self._stored}
-        return [(c, "config") for c in self._configured if c.cgi not in stored] + [
+        stored = {c.cell for c in self._stored}
+        return [(c, "config") for c in self._configured if c.cell not in stored] + [
             (c, "api") for c in self._stored
         ]
 
@@ -211,12 +232,14 @@ class Areas:
         return Target(AreaKind.EAI, tuple(CellId(ci=i) for i in dict.fromkeys(ids)), GeoScope.AREA)
 
     def named(self, names: Sequence[str]) -> Target:
-        cgis: list[str] = []
+        cells: list[str] = []
         for name in names:
             if name not in self._named:
                 raise AreaError(f"area {name!r}: not a configured area")
-            cgis += self._named[name]
-        return self._cgis(cgis, "area")
+            cells += self._named[name]
+        if not cells:
+            raise AreaError("area: no cells")
+        return cells_target(parse_cell(c) for c in cells)
 
     async def polygon(self, points: Sequence[tuple[float, float]]) -> Target:
         if len(points) < 3:
@@ -227,7 +250,7 @@ class Areas:
             raise AreaError(f"polygon: {exc}") from None
         if not hit:
             raise AreaError("polygon: covers no cell of the cell inventory")
-        return Target(AreaKind.CGI, tuple(dict.fromkeys(hit)), GeoScope.CELL)
+        return cells_target(hit)
 
     async def circle(self, lat: float, lon: float, radius_km: float) -> Target:
         if radius_km <= 0:
@@ -235,12 +258,14 @@ class Areas:
         hit = await self._geometry.circle(await self._inventory(), lat, lon, radius_km)
         if not hit:
             raise AreaError("circle: covers no cell of the cell inventory")
-        return Target(AreaKind.CGI, tuple(dict.fromkeys(hit)), GeoScope.CELL)
+        return cells_target(hit)
 
     def union(self, targets: Sequence[Target]) -> Target:
-        """Several CAP areas: their CGIs merged (PLMN-wide wins)."""
+        """Several CAP areas: their cells merged (PLMN-wide wins)."""
         if any(t.kind is AreaKind.ALL for t in targets):
             return self.plmn()
+        if all(t.kind in _CELL_KINDS for t in targets):
+            return cells_target(c for t in targets for c in t.cells)
         if len({t.kind for t in targets}) != 1:
             raise AreaError("area: cannot mix kinds of cells or areas in one alert")
         cells = tuple(dict.fromkeys(c for t in targets for c in t.cells))

@@ -20,12 +20,15 @@ class AreaKind(StrEnum):
     ECGI = "ecgi"  # LTE cells: mcc, mnc, ci (the 28-bit E-UTRAN cell identity)
     TAI = "tai"  # tracking areas: mcc, mnc, lac (the tracking area code)
     EAI = "eai"  # emergency areas: ci (the 24-bit emergency area id)
+    # GSM and LTE cells together (a polygon over both networks): each CGI has its lac, each
+    # ECGI none; a BSC gets the CGIs, an MME the ECGIs (see Target.for_peer).
+    CELLS = "cells"
 
 
 # The kinds of list each interface carries (an alert of another kind skips its peers).
 CARRIED = {
-    "cbsp": frozenset({AreaKind.CGI, AreaKind.LAC, AreaKind.LAI}),
-    "sbcap": frozenset({AreaKind.ECGI, AreaKind.TAI, AreaKind.EAI}),
+    "cbsp": frozenset({AreaKind.CGI, AreaKind.LAC, AreaKind.LAI, AreaKind.CELLS}),
+    "sbcap": frozenset({AreaKind.ECGI, AreaKind.TAI, AreaKind.EAI, AreaKind.CELLS}),
 }
 
 

@@ -143,7 +143,7 @@ class InventoryCell(Base):
 
     __tablename__ = "cbc_inventory"
 
-    cgi: Mapped[str] = mapped_column(String(24), primary_key=True)
+    cell: Mapped[str] = mapped_column(String(24), primary_key=True)  # CGI or ECGI
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
     azimuth: Mapped[float | None] = mapped_column(Float, nullable=True)

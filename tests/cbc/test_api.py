@@ -222,7 +222,7 @@ async def test_cell_inventory_through_the_api(client: TestClient, engine: AsyncE
     square = {**ALERT, "target": {"polygon": [[9.5, 9.5], [10.5, 9.5], [10.5, 10.5], [9.5, 10.5]]}}
     resp = await client.post("/api/v1/alerts", json=square, headers=_auth(client, "alerting"))
     assert resp.status == 201, await resp.text()
-    assert {c.cgi for c in await inventory.load(session_factory(engine))} == {
+    assert {c.cell for c in await inventory.load(session_factory(engine))} == {
         "901-70-30-1",
         "901-70-23-2",
     }
@@ -232,3 +232,21 @@ async def test_cell_inventory_through_the_api(client: TestClient, engine: AsyncE
     bad = {"cells": [{"cgi": "901-70-99999-1", "lat": 0, "lon": 0}]}
     resp = await client.put("/api/v1/cells", json=bad, headers=_auth(client, "admin"))
     assert resp.status == 400 and "LAC and CI" in (await resp.json())["reason"]
+
+
+async def test_lte_cells_in_the_inventory_resolve_with_gsm_cells(
+    client: TestClient,  # type: ignore[type-arg]
+) -> None:
+    cells = {"cells": [{"ecgi": "901-70-4097", "lat": 20.0, "lon": 20.0},
+                       {"cgi": "901-70-31-1", "lat": 20.1, "lon": 20.1}]}  # fmt: skip
+    resp = await client.put("/api/v1/cells", json=cells, headers=_auth(client, "admin"))
+    assert resp.status == 200, await resp.text()
+    listed = await (await client.get("/api/v1/cells", headers=_auth(client, "alerting"))).json()
+    assert {"ecgi": "901-70-4097", "lat": 20.0, "lon": 20.0, "azimuth": None,
+            "source": "api"} in listed["data"]  # fmt: skip
+    both = {**ALERT, "target": {"circle": {"lat": 20.05, "lon": 20.05, "radius_km": 30}}}
+    resp = await client.post("/api/v1/alerts", json=both, headers=_auth(client, "alerting"))
+    assert resp.status == 201, await resp.text()
+    neither = {"cells": [{"lat": 0, "lon": 0}]}
+    resp = await client.put("/api/v1/cells", json=neither, headers=_auth(client, "admin"))
+    assert resp.status == 400 and "exactly one of cgi, ecgi" in (await resp.json())["reason"]

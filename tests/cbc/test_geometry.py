@@ -130,3 +130,19 @@ async def test_the_loop_keeps_turning_while_a_big_polygon_is_resolved() -> None:
     # The loop ran all along: its longest pause is a small part of the job, not all of it.
     assert ticks > 5
     assert longest < took / 2
+
+
+def test_a_shape_over_gsm_and_lte_cells_targets_each_radio_on_its_peers() -> None:
+    from omnigw.cbc.areas import cells_target, parse_cell
+    from omnigw.cbc.cells import CARRIED, AreaKind
+
+    target = cells_target([parse_cell("901-70-1-1"), parse_cell("901-70-4097")])
+    assert target.kind is AreaKind.CELLS
+    bsc = {k: frozenset[str]() for k in CARRIED["cbsp"]}
+    mme = {k: frozenset[str]() for k in CARRIED["sbcap"]}
+    assert [(t.kind, t.cells) for t in (target.for_peer(bsc), target.for_peer(mme)) if t] == [
+        (AreaKind.CGI, (parse_cell("901-70-1-1"),)),
+        (AreaKind.ECGI, (parse_cell("901-70-4097"),)),
+    ]
+    only_lte = cells_target([parse_cell("901-70-4097")])
+    assert only_lte.kind is AreaKind.ECGI and only_lte.for_peer(bsc) is None

@@ -20,6 +20,7 @@ from omnigw.cbc.sbcap.codec import (
     ErrorIndication,
     StopWarningRequest,
     Tai,
+    WarningArea,
     WriteReplaceWarningRequest,
 )
 from omnigw.cbc.service import AlertSpec, CbcService, Text
@@ -359,3 +360,34 @@ async def test_without_kernel_sctp_each_mme_is_named_at_start_and_the_rest_runs(
     assert named == ["mme1", "mme2"]
     alert_id = await service.submit(_spec(cfg), "a@x")  # accepted, kept for when it can go
     assert (await _peer(service, alert_id, "mme1"))["state"] == "pending"
+
+
+async def test_an_area_over_both_networks_reaches_the_bsc_and_the_mme_each_with_its_cells(
+    service_factory: Any, fleet: Fleet
+) -> None:
+    from omnigw.cbc.cbsp.codec import MsgType
+    from omnigw.cbc.cells import CellId
+
+    mme, where = await fleet.mme()
+    lte = f"{PLMN}-{CELLS[0].eci}"
+    cfg = CbcConfig.model_validate({
+        **_config([{"name": "mme1", **where}], [{"name": "bsc1", "address": "127.0.0.1"}])
+        .model_dump(mode="json"),
+        "cells": [{"cgi": "901-70-23-1", "lat": 41.39, "lon": 2.17},
+                  {"ecgi": lte, "lat": 41.40, "lon": 2.18}],
+        "areas": {"coast": ["901-70-23-1", lte]},
+    })  # fmt: skip
+    service = await service_factory(cfg)
+    bsc = await bsc_connect("127.0.0.1", service.bound_port() or 0, [CellId("901", "70", 23, 1)])
+    await until(lambda: all(service.peer_status().values()))
+    circle = await Areas(cfg).circle(41.395, 2.175, 5)
+    for target in (Areas(cfg).named(["coast"]), circle):
+        a = await service.submit(_spec(cfg, target=target), "a@x")
+        await until(lambda a=a: _state(service, a, "mme1", "active"))  # type: ignore[misc]
+        await until(lambda a=a: _state(service, a, "bsc1", "active"))  # type: ignore[misc]
+        await service.cancel(a, "a@x")
+        await until(lambda a=a: _state(service, a, "mme1", "killed"))  # type: ignore[misc]
+    writes = _writes(mme)
+    assert [w.warning_area for w in writes] == [WarningArea(ecgis=(CELLS[0],))] * 2
+    gsm = [p.cell_list.cells for p in bsc.received if p.type is MsgType.WRITE_REPLACE]  # type: ignore[union-attr]
+    assert gsm == [(CellId("901", "70", 23, 1),)] * 2
