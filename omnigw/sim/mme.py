@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from omnigw.cbc.sbcap import aper
+from omnigw.cbc.sbcap.causes import Cause
 from omnigw.cbc.sbcap.codec import (
     PPID,
-    Cause,
     DecodeError,
     Ecgi,
     EnbId,

@@ -26,8 +26,8 @@ from omnigw.cbc.engine import DeliveryEngine, Request
 from omnigw.cbc.messages import SerialNumber
 from omnigw.cbc.metrics import CELLS_REPORTED, PROTOCOL_ERRORS
 from omnigw.cbc.runtime import AlertRt, DeliveryRt, MessageRt, PeerRuntime, Runtime
+from omnigw.cbc.sbcap.causes import Cause, cause_text
 from omnigw.cbc.sbcap.codec import (
-    Cause,
     Ecgi,
     ErrorIndication,
     Pdu,
@@ -42,7 +42,6 @@ from omnigw.cbc.sbcap.codec import (
     WriteReplaceWarningIndication,
     WriteReplaceWarningRequest,
     WriteReplaceWarningResponse,
-    cause_text,
     encode,
 )
 from omnigw.cbc.writer import DeliveryRow, StoreWriter

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from omnigw.cbc.sbcap.causes import Cause
 from omnigw.cbc.sbcap.codec import (
     PPID,
-    Cause,
     DecodeError,
     ErrorIndication,
     Pdu,

@@ -15,7 +15,8 @@ from omnigw.cbc.engine import DeliveryEngine
 from omnigw.cbc.metrics import MESSAGES, PEER_UP, PROTOCOL_ERRORS, SECOND_CONNECTIONS, UNKNOWN_PEERS
 from omnigw.cbc.runtime import PeerRuntime, Runtime
 from omnigw.cbc.sbcap.adapter import INTERFACE, SbcapSouthbound
-from omnigw.cbc.sbcap.codec import Pdu, cause_text
+from omnigw.cbc.sbcap.causes import cause_text
+from omnigw.cbc.sbcap.codec import Pdu
 from omnigw.cbc.sbcap.fsm import Deliver, DeliverAnswer, LinkFsm
 from omnigw.cbc.sbcap.link import Reconnector, SbcapLink
 from omnigw.config import SbcapSettings

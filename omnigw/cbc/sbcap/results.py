@@ -17,16 +17,14 @@ from typing import Any
 from omnigw.cbc.areas import Target, cell_key
 from omnigw.cbc.models import Delivery
 from omnigw.cbc.results import CellResult
+from omnigw.cbc.sbcap.causes import MEANING, Cause, cause_text
 from omnigw.cbc.sbcap.codec import (
-    MEANING,
-    Cause,
     DecodeError,
     PwsFailureIndication,
     StopWarningIndication,
     StopWarningResponse,
     WriteReplaceWarningIndication,
     WriteReplaceWarningResponse,
-    cause_text,
     decode,
 )
 

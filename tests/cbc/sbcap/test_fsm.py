@@ -4,8 +4,8 @@ becomes, what is refused with an Error-Indication, and what is odd but accepted.
 from __future__ import annotations
 
 from omnigw.cbc.sbcap import aper
+from omnigw.cbc.sbcap.causes import Cause
 from omnigw.cbc.sbcap.codec import (
-    Cause,
     DecodeError,
     Ecgi,
     EnbId,

@@ -14,8 +14,8 @@ import pytest
 from omnigw.cbc.api import alert_view
 from omnigw.cbc.areas import Areas
 from omnigw.cbc.messages import AlertClass
+from omnigw.cbc.sbcap.causes import Cause
 from omnigw.cbc.sbcap.codec import (
-    Cause,
     Ecgi,
     ErrorIndication,
     StopWarningRequest,
