@@ -1,13 +1,8 @@
-"""CBSP over TCP: frames bytes into PDUs, runs the link FSM's timers, reconnects clients.
-
-Server mode accepts BSCs on the CBSP port and admits only configured peers;
-client mode connects to a BSC and retries with capped exponential backoff.
-"""
+"""CBSP over TCP: frames bytes into PDUs and runs the link FSM's timers."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from functools import lru_cache
@@ -204,48 +199,3 @@ class CbspLink(asyncio.Protocol):
             self._handler.link_pdu(self, action.pdu)
         elif isinstance(action, ProtocolError):
             self._handler.link_error(self, action.cause, action.reason, action.answered)
-
-
-class Reconnector:
-    """Client mode: keep one link to a BSC open, retrying with capped backoff."""
-
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        make_link: Callable[[], CbspLink],
-        initial: float = 1.0,
-        ceiling: float = 30.0,
-    ) -> None:
-        self._host, self._port = host, port
-        self._make_link = make_link
-        self._initial, self._ceiling = initial, ceiling
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def _run(self) -> None:
-        delay = self._initial
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                _, link = await loop.create_connection(self._make_link, self._host, self._port)
-            except OSError as exc:
-                log.info(
-                    "CBSP connect failed; retrying",
-                    extra={"host": self._host, "port": self._port, "error": str(exc),
-                           "retry_in": delay},
-                )  # fmt: skip
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._ceiling)
-                continue
-            delay = self._initial
-            await link.closed
-            await asyncio.sleep(self._initial)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task

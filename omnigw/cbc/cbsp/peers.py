@@ -9,18 +9,22 @@ import logging
 from omnigw.cbc.cbsp.adapter import CbspSouthbound
 from omnigw.cbc.cbsp.codec import Cause, Pdu, Summary
 from omnigw.cbc.cbsp.fsm import LinkFsm
-from omnigw.cbc.cbsp.link import CbspLink, Reconnector
+from omnigw.cbc.cbsp.link import CbspLink
 from omnigw.cbc.engine import DeliveryEngine
-from omnigw.cbc.metrics import MESSAGES, PEER_UP, PROTOCOL_ERRORS, SECOND_CONNECTIONS, UNKNOWN_PEERS
+from omnigw.cbc.metrics import MESSAGES, PEER_UP, SECOND_CONNECTIONS, UNKNOWN_PEERS
+from omnigw.cbc.peering import PeerLinks
 from omnigw.cbc.runtime import PeerRuntime, Runtime
 from omnigw.config import CbspSettings
+from omnigw.reconnect import Reconnector
 
 log = logging.getLogger("omnigw.cbc")
 
 INTERFACE = "cbsp"
 
 
-class CbspPeers:
+class CbspPeers(PeerLinks):
+    interface, protocol, link_name = INTERFACE, "CBSP", "CBSP link"
+
     def __init__(
         self,
         cfg: CbspSettings,
@@ -30,9 +34,10 @@ class CbspPeers:
     ) -> None:
         self.cfg = cfg
         self._rt = runtime
-        self._engine = engine
         self._south = southbound
-        self._peers = {n: p for n, p in runtime.peers.items() if p.interface == INTERFACE}
+        super().__init__(
+            {n: p for n, p in runtime.peers.items() if p.interface == INTERFACE}, engine
+        )
         self._by_address = {
             str(p.cfg.address): name for name, p in self._peers.items() if p.cfg.mode == "server"
         }
@@ -47,12 +52,11 @@ class CbspPeers:
             self._server = await loop.create_server(self.accept, str(self.cfg.bind), self.cfg.port)
         for peer in self._peers.values():
             if peer.cfg.mode == "client":
+                where = {"host": str(peer.cfg.address), "port": peer.cfg.port}
                 reconnector = Reconnector(
-                    str(peer.cfg.address),
-                    peer.cfg.port,
-                    lambda p=peer: self._make_link(p),  # type: ignore[misc]
+                    "CBSP connect", where, lambda p=peer: self._connect(p),  # type: ignore[misc]
                     ceiling=self.cfg.reconnect_max_seconds,
-                )
+                )  # fmt: skip
                 reconnector.start()
                 self._reconnectors.append(reconnector)
 
@@ -73,6 +77,13 @@ class CbspPeers:
         if self._server is None:
             return None
         return int(self._server.sockets[0].getsockname()[1])
+
+    async def _connect(self, peer: PeerRuntime) -> asyncio.Future[str]:
+        loop = asyncio.get_running_loop()
+        _, link = await loop.create_connection(
+            lambda: self._make_link(peer), str(peer.cfg.address), peer.cfg.port
+        )
+        return link.closed
 
     # --- admission -------------------------------------------------------------------------
 
@@ -109,31 +120,17 @@ class CbspPeers:
     # --- LinkHandler -----------------------------------------------------------------------
 
     def link_up(self, link: CbspLink) -> None:
-        peer = self._peers[link.peer]
-        peer.link, peer.writable = link, True
-        PEER_UP.labels(link.peer, INTERFACE).set(1)
-        log.info("CBSP link up", extra={"peer": link.peer})
-        asyncio.get_running_loop().call_soon(self._engine.peer_up, peer)
+        self._link_up(link.peer, link)
 
     def link_down(self, link: CbspLink, reason: str) -> None:
-        peer = self._peers[link.peer]
-        if peer.link is not link:
-            return
-        peer.link = None
-        PEER_UP.labels(link.peer, INTERFACE).set(0)
-        log.warning("CBSP link down", extra={"peer": link.peer, "reason": reason})
-        self._engine.peer_down(peer)
+        self._link_down(link.peer, link, reason)
 
     def link_writable(self, link: CbspLink, writable: bool) -> None:
-        self._engine.writable(self._peers[link.peer], writable)
+        self._link_writable(link.peer, writable)
 
     def link_error(self, link: CbspLink, cause: int, reason: str, answered: bool = True) -> None:
         name = Cause(cause).name.lower() if cause in Cause._value2member_map_ else str(cause)
-        PROTOCOL_ERRORS.labels(link.peer, INTERFACE, name).inc()
-        if answered:  # a flood is counted, not logged line by line (see LinkFsm)
-            log.warning(
-                "CBSP protocol error", extra={"peer": link.peer, "cause": name, "reason": reason}
-            )
+        self._protocol_error(link.peer, name, reason, answered)
 
     def link_sent(self, link: CbspLink, pdu: Pdu, wire: bytes) -> None:
         MESSAGES.inc(self._peers[link.peer].sent)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from omnigw.cbc.sbcap.codec import (
@@ -37,7 +36,6 @@ from omnigw.cbc.sbcap.fsm import (
     Up,
 )
 from omnigw.transport.base import MessageTransport
-from omnigw.transport.open import Kind, connect
 
 log = logging.getLogger("omnigw.cbc.sbcap")
 
@@ -127,50 +125,3 @@ class SbcapLink:
         elif isinstance(action, Oddity):
             log.warning("MME is off the spec; accepted", extra={"peer": self.peer,
                                                                 "what": action.what})  # fmt: skip
-
-
-class Reconnector:
-    """Client mode: keep one association to an MME open, retrying with capped backoff."""
-
-    def __init__(
-        self,
-        kind: Kind,
-        remote: Sequence[str],
-        port: int,
-        local: Sequence[str],
-        make_link: Callable[[], SbcapLink],
-        initial: float = 1.0,
-        ceiling: float = 30.0,
-    ) -> None:
-        self._kind, self._remote, self._port, self._local = kind, remote, port, local
-        self._make_link = make_link
-        self._initial, self._ceiling = initial, ceiling
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def _run(self) -> None:
-        delay = self._initial
-        while True:
-            link = self._make_link()
-            try:
-                await connect(self._kind, self._remote, self._port, self._local, link)
-            except OSError as exc:
-                log.info(
-                    "SBc-AP connect failed; retrying",
-                    extra={"remote": list(self._remote), "port": self._port, "error": str(exc),
-                           "retry_in": delay},
-                )  # fmt: skip
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._ceiling)
-                continue
-            delay = self._initial
-            await link.closed
-            await asyncio.sleep(self._initial)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task

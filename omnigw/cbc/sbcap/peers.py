@@ -12,21 +12,25 @@ import asyncio
 import logging
 
 from omnigw.cbc.engine import DeliveryEngine
-from omnigw.cbc.metrics import MESSAGES, PEER_UP, PROTOCOL_ERRORS, SECOND_CONNECTIONS, UNKNOWN_PEERS
+from omnigw.cbc.metrics import MESSAGES, PEER_UP, SECOND_CONNECTIONS, UNKNOWN_PEERS
+from omnigw.cbc.peering import PeerLinks
 from omnigw.cbc.runtime import PeerRuntime, Runtime
 from omnigw.cbc.sbcap.adapter import INTERFACE, SbcapSouthbound
 from omnigw.cbc.sbcap.causes import cause_text
 from omnigw.cbc.sbcap.codec import Pdu
 from omnigw.cbc.sbcap.fsm import Deliver, DeliverAnswer, LinkFsm
-from omnigw.cbc.sbcap.link import Reconnector, SbcapLink
+from omnigw.cbc.sbcap.link import SbcapLink
 from omnigw.config import SbcapSettings
+from omnigw.reconnect import Reconnector
 from omnigw.transport import sctp
-from omnigw.transport.open import Listener, serve
+from omnigw.transport.open import Listener, connect, serve
 
 log = logging.getLogger("omnigw.cbc")
 
 
-class SbcapPeers:
+class SbcapPeers(PeerLinks):
+    interface, protocol, link_name = INTERFACE, "SBc-AP", "SBc-AP association"
+
     def __init__(
         self,
         cfg: SbcapSettings,
@@ -36,9 +40,10 @@ class SbcapPeers:
     ) -> None:
         self.cfg = cfg
         self._rt = runtime
-        self._engine = engine
         self._south = southbound
-        self._peers = {n: p for n, p in runtime.peers.items() if p.interface == INTERFACE}
+        super().__init__(
+            {n: p for n, p in runtime.peers.items() if p.interface == INTERFACE}, engine
+        )
         self._by_address = {
             str(a): name
             for name, p in self._peers.items()
@@ -69,9 +74,11 @@ class SbcapPeers:
         for peer in self._peers.values():
             if peer.cfg.mode == "client":
                 remote = [str(a) for a in (peer.cfg.address, *peer.cfg.addresses)]
+                where = {"remote": remote, "port": peer.cfg.port}
+                bound = local if len(local) > 1 else []  # several: multi-homed
                 reconnector = Reconnector(
-                    self.cfg.transport, remote, peer.cfg.port, local if len(local) > 1 else [],
-                    lambda p=peer: self._make_link(p),  # type: ignore[misc]
+                    "SBc-AP connect", where,
+                    lambda p=peer, r=remote, b=bound: self._connect(p, r, b),  # type: ignore[misc]
                     ceiling=self.cfg.reconnect_max_seconds,
                 )  # fmt: skip
                 reconnector.start()
@@ -88,6 +95,13 @@ class SbcapPeers:
 
     def bound_port(self) -> int | None:
         return self._listener.port if self._listener is not None else None
+
+    async def _connect(
+        self, peer: PeerRuntime, remote: list[str], local: list[str]
+    ) -> asyncio.Future[str]:
+        link = self._make_link(peer)
+        await connect(self.cfg.transport, remote, peer.cfg.port, local, link)
+        return link.closed
 
     # --- admission -------------------------------------------------------------------------
 
@@ -117,31 +131,16 @@ class SbcapPeers:
     # --- LinkHandler -----------------------------------------------------------------------
 
     def link_up(self, link: SbcapLink) -> None:
-        peer = self._peers[link.peer]
-        peer.link, peer.writable = link, True
-        PEER_UP.labels(link.peer, INTERFACE).set(1)
-        log.info("SBc-AP association up", extra={"peer": link.peer})
-        asyncio.get_running_loop().call_soon(self._engine.peer_up, peer)
+        self._link_up(link.peer, link)
 
     def link_down(self, link: SbcapLink, reason: str) -> None:
-        peer = self._peers[link.peer]
-        if peer.link is not link:
-            return
-        peer.link = None
-        PEER_UP.labels(link.peer, INTERFACE).set(0)
-        log.warning("SBc-AP association down", extra={"peer": link.peer, "reason": reason})
-        self._engine.peer_down(peer)
+        self._link_down(link.peer, link, reason)
 
     def link_writable(self, link: SbcapLink, writable: bool) -> None:
-        self._engine.writable(self._peers[link.peer], writable)
+        self._link_writable(link.peer, writable)
 
     def link_error(self, link: SbcapLink, cause: int, reason: str, answered: bool) -> None:
-        PROTOCOL_ERRORS.labels(link.peer, INTERFACE, cause_text(cause)).inc()
-        if answered:  # a flood is counted, not logged line by line (see LinkFsm)
-            log.warning(
-                "SBc-AP protocol error",
-                extra={"peer": link.peer, "cause": cause_text(cause), "reason": reason},
-            )
+        self._protocol_error(link.peer, cause_text(cause), reason, answered)
 
     def link_sent(self, link: SbcapLink, pdu: Pdu) -> None:
         MESSAGES.inc(self._peers[link.peer].sent)
