@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Protocol
 
 from omnigw.cbc.engine import DeliveryEngine
-from omnigw.cbc.metrics import PEER_UP, PROTOCOL_ERRORS
-from omnigw.cbc.runtime import Link, PeerRuntime
+from omnigw.cbc.metrics import PEER_UP, PROTOCOL_ERRORS, UNKNOWN_PEERS
+from omnigw.cbc.runtime import Link, PeerRuntime, Runtime
 
 log = logging.getLogger("omnigw.cbc")
+
+
+class PeerLink(Link, Protocol):
+    peer: str  # the configured peer's name
 
 
 class PeerLinks:
@@ -21,28 +26,48 @@ class PeerLinks:
     protocol = ""  # how the log names it: "CBSP", "SBc-AP"
     link_name = ""  # and a link: "CBSP link", "SBc-AP association"
 
-    def __init__(self, peers: dict[str, PeerRuntime], engine: DeliveryEngine) -> None:
-        self._peers = peers
+    def __init__(self, runtime: Runtime, engine: DeliveryEngine) -> None:
+        self._rt = runtime
         self._engine = engine
+        self._peers = {n: p for n, p in runtime.peers.items() if p.interface == self.interface}
+        # Server mode: each configured address -> its peer
+        self._by_address = {
+            str(address): name
+            for name, p in self._peers.items()
+            if p.cfg.mode == "server"
+            for address in (p.cfg.address, *p.cfg.addresses)
+        }
 
-    def _link_up(self, name: str, link: Link) -> None:
-        peer = self._peers[name]
+    def _known(self, address: str) -> PeerRuntime | None:
+        """Server mode: the peer configured at `address`, or None (counted, logged)."""
+        name = self._by_address.get(address)
+        if name is None:
+            UNKNOWN_PEERS.labels(self.interface).inc()
+            log.warning(
+                f"refused a {self.protocol} connection from an unknown peer",
+                extra={"remote": address},
+            )
+            return None
+        return self._peers[name]
+
+    def link_up(self, link: PeerLink) -> None:
+        peer = self._peers[link.peer]
         peer.link, peer.writable = link, True
-        PEER_UP.labels(name, self.interface).set(1)
-        log.info(f"{self.link_name} up", extra={"peer": name})
+        PEER_UP.labels(link.peer, self.interface).set(1)
+        log.info(f"{self.link_name} up", extra={"peer": link.peer})
         asyncio.get_running_loop().call_soon(self._engine.peer_up, peer)
 
-    def _link_down(self, name: str, link: Link, reason: str) -> None:
-        peer = self._peers[name]
+    def link_down(self, link: PeerLink, reason: str) -> None:
+        peer = self._peers[link.peer]
         if peer.link is not link:
             return  # a link refused or replaced: not the peer's
         peer.link = None
-        PEER_UP.labels(name, self.interface).set(0)
-        log.warning(f"{self.link_name} down", extra={"peer": name, "reason": reason})
+        PEER_UP.labels(link.peer, self.interface).set(0)
+        log.warning(f"{self.link_name} down", extra={"peer": link.peer, "reason": reason})
         self._engine.peer_down(peer)
 
-    def _link_writable(self, name: str, writable: bool) -> None:
-        self._engine.writable(self._peers[name], writable)
+    def link_writable(self, link: PeerLink, writable: bool) -> None:
+        self._engine.writable(self._peers[link.peer], writable)
 
     def _protocol_error(self, name: str, cause: str, reason: str, answered: bool) -> None:
         PROTOCOL_ERRORS.labels(name, self.interface, cause).inc()

@@ -11,7 +11,7 @@ from omnigw.cbc.cbsp.codec import Cause, Pdu, Summary
 from omnigw.cbc.cbsp.fsm import LinkFsm
 from omnigw.cbc.cbsp.link import CbspLink
 from omnigw.cbc.engine import DeliveryEngine
-from omnigw.cbc.metrics import MESSAGES, PEER_UP, SECOND_CONNECTIONS, UNKNOWN_PEERS
+from omnigw.cbc.metrics import MESSAGES, PEER_UP, SECOND_CONNECTIONS
 from omnigw.cbc.peering import PeerLinks
 from omnigw.cbc.runtime import PeerRuntime, Runtime
 from omnigw.config import CbspSettings
@@ -33,14 +33,8 @@ class CbspPeers(PeerLinks):
         southbound: CbspSouthbound,
     ) -> None:
         self.cfg = cfg
-        self._rt = runtime
         self._south = southbound
-        super().__init__(
-            {n: p for n, p in runtime.peers.items() if p.interface == INTERFACE}, engine
-        )
-        self._by_address = {
-            str(p.cfg.address): name for name, p in self._peers.items() if p.cfg.mode == "server"
-        }
+        super().__init__(runtime, engine)
         self._server: asyncio.Server | None = None
         self._reconnectors: list[Reconnector] = []
 
@@ -97,12 +91,10 @@ class CbspPeers(PeerLinks):
 
     def admit(self, address: str) -> CbspLink | None:
         """Server mode: a link for a configured peer's address, or None to refuse it."""
-        name = self._by_address.get(address)
-        if name is None:
-            UNKNOWN_PEERS.labels(INTERFACE).inc()
-            log.warning("refused CBSP connection from an unknown peer", extra={"remote": address})
+        peer = self._known(address)
+        if peer is None:
             return None
-        peer = self._peers[name]
+        name = peer.cfg.name
         if isinstance(peer.link, CbspLink):
             # Never silently replaced: the established link is asked for a KEEP-ALIVE and
             # the newcomer refused. A link that does not answer closes within the
@@ -118,15 +110,6 @@ class CbspPeers(PeerLinks):
         return self._make_link(peer)
 
     # --- LinkHandler -----------------------------------------------------------------------
-
-    def link_up(self, link: CbspLink) -> None:
-        self._link_up(link.peer, link)
-
-    def link_down(self, link: CbspLink, reason: str) -> None:
-        self._link_down(link.peer, link, reason)
-
-    def link_writable(self, link: CbspLink, writable: bool) -> None:
-        self._link_writable(link.peer, writable)
 
     def link_error(self, link: CbspLink, cause: int, reason: str, answered: bool = True) -> None:
         name = Cause(cause).name.lower() if cause in Cause._value2member_map_ else str(cause)

@@ -12,7 +12,7 @@ import asyncio
 import logging
 
 from omnigw.cbc.engine import DeliveryEngine
-from omnigw.cbc.metrics import MESSAGES, PEER_UP, SECOND_CONNECTIONS, UNKNOWN_PEERS
+from omnigw.cbc.metrics import MESSAGES, PEER_UP, SECOND_CONNECTIONS
 from omnigw.cbc.peering import PeerLinks
 from omnigw.cbc.runtime import PeerRuntime, Runtime
 from omnigw.cbc.sbcap.adapter import INTERFACE, SbcapSouthbound
@@ -39,17 +39,8 @@ class SbcapPeers(PeerLinks):
         southbound: SbcapSouthbound,
     ) -> None:
         self.cfg = cfg
-        self._rt = runtime
         self._south = southbound
-        super().__init__(
-            {n: p for n, p in runtime.peers.items() if p.interface == INTERFACE}, engine
-        )
-        self._by_address = {
-            str(a): name
-            for name, p in self._peers.items()
-            if p.cfg.mode == "server"
-            for a in (p.cfg.address, *p.cfg.addresses)
-        }
+        super().__init__(runtime, engine)
         self._listener: Listener | None = None
         self._reconnectors: list[Reconnector] = []
 
@@ -110,14 +101,10 @@ class SbcapPeers(PeerLinks):
 
     def admit(self, address: str) -> SbcapLink | None:
         """Server mode: a link for a configured MME's address, or None to refuse it."""
-        name = self._by_address.get(address)
-        if name is None:
-            UNKNOWN_PEERS.labels(INTERFACE).inc()
-            log.warning(
-                "refused SBc-AP association from an unknown peer", extra={"remote": address}
-            )
+        peer = self._known(address)
+        if peer is None:
             return None
-        peer = self._peers[name]
+        name = peer.cfg.name
         if peer.up:
             # SBc-AP has no probe of its own: SCTP's heartbeats close a dead association.
             SECOND_CONNECTIONS.labels(name, INTERFACE).inc()
@@ -129,15 +116,6 @@ class SbcapPeers(PeerLinks):
         return self._make_link(peer)
 
     # --- LinkHandler -----------------------------------------------------------------------
-
-    def link_up(self, link: SbcapLink) -> None:
-        self._link_up(link.peer, link)
-
-    def link_down(self, link: SbcapLink, reason: str) -> None:
-        self._link_down(link.peer, link, reason)
-
-    def link_writable(self, link: SbcapLink, writable: bool) -> None:
-        self._link_writable(link.peer, writable)
 
     def link_error(self, link: SbcapLink, cause: int, reason: str, answered: bool) -> None:
         self._protocol_error(link.peer, cause_text(cause), reason, answered)
