@@ -19,7 +19,7 @@ from sqlalchemy import Select, select
 from omnigw.config import CrmConfig
 from omnigw.crm.models import InventoryItem, InventoryTemplate, Service
 from omnigw.crm_bridge.metrics import LOOKUPS, SUBSCRIBERS
-from omnigw.ocs.charge import END_USER_SERVICE_DENIED, OcsError
+from omnigw.ocs.charge import OcsError, Outcome
 from omnigw.store.engine import SessionFactory
 
 log = logging.getLogger("omnigw.crm_bridge.subscribers")
@@ -133,7 +133,9 @@ class SubscriberIndex:
                 continue
             if sub.status != "active":
                 LOOKUPS.labels("barred").inc()
-                raise OcsError(END_USER_SERVICE_DENIED, f"service {sub.service_id} is {sub.status}")
+                raise OcsError(
+                    Outcome.ACCOUNT_DISABLED, f"service {sub.service_id} is {sub.status}"
+                )
             LOOKUPS.labels("found").inc()
             return sub.account
         LOOKUPS.labels("unknown").inc()

@@ -43,23 +43,24 @@ from omnigw.diameter.ccr import (
 )
 from omnigw.diameter.codec import FLAG_ERROR, INVALID_AVP_VALUE, Avp, DecodeError, Message
 from omnigw.diameter.metrics import CCR_LATENCY, CCRS, DUPLICATES, ORPHANED, SESSIONS
-from omnigw.ocs.charge import (
-    END_USER_SERVICE_DENIED,
-    TOO_BUSY,
-    UNABLE_TO_COMPLY,
-    UNKNOWN_SESSION,
-    USER_UNKNOWN,
-    Charge,
-    Grant,
-    Ocs,
-    OcsError,
-    Unit,
-)
+from omnigw.ocs.charge import Charge, Grant, Ocs, OcsError, Outcome, Unit
 
 log = logging.getLogger("omnigw.diameter.gy")
 
 SUCCESS = 2001
 COMMAND_UNSUPPORTED = 3001
+TOO_BUSY = 3004
+END_USER_SERVICE_DENIED = 4010
+UNKNOWN_SESSION = 5002
+UNABLE_TO_COMPLY = 5012
+USER_UNKNOWN = 5030
+# What each OCS outcome is on Gy (RFC 4006 8.1, RFC 6733 7.1)
+RESULT_CODES = {
+    Outcome.NO_CREDIT: 4012, Outcome.ACCOUNT_DISABLED: END_USER_SERVICE_DENIED,
+    Outcome.UNKNOWN_ACCOUNT: USER_UNKNOWN, Outcome.RATING_FAILED: 5031,
+    Outcome.UNKNOWN_CHARGE: UNKNOWN_SESSION, Outcome.FAILED: UNABLE_TO_COMPLY,
+    Outcome.UNAVAILABLE: UNABLE_TO_COMPLY, Outcome.BUSY: TOO_BUSY,
+}  # fmt: skip
 SESSION_WIDE = frozenset({USER_UNKNOWN, END_USER_SERVICE_DENIED})  # fail the whole CCR
 TYPE_NAMES = {t: t.name.lower() for t in RequestType}
 
@@ -202,7 +203,7 @@ class GyApplication:
         try:
             cca = await self._handle(ccr, session)
         except OcsError as exc:
-            cca = Cca(exc.result_code, [], exc.reason)
+            cca = Cca(RESULT_CODES[exc.outcome], [], exc.reason)
         except Exception:
             log.exception("CCR failed", extra={"session": ccr.session_id})
             cca = Cca(UNABLE_TO_COMPLY, [], "internal error")
@@ -345,7 +346,9 @@ class GyApplication:
                 if not service.asked:
                     return ServiceAnswer(service.rating_group, service.service_id, SUCCESS)
         except OcsError as exc:
-            return ServiceAnswer(service.rating_group, service.service_id, exc.result_code)
+            return ServiceAnswer(
+                service.rating_group, service.service_id, RESULT_CODES[exc.outcome]
+            )
         return self._granted(service, current.unit, grant)
 
     def _granted(self, service: ServiceRequest, unit: Unit, grant: Grant) -> ServiceAnswer:
@@ -378,7 +381,7 @@ class GyApplication:
         try:
             account = self._resolve(ccr.subscriptions)
         except OcsError as exc:
-            return Cca(exc.result_code, [], exc.reason)
+            return Cca(RESULT_CODES[exc.outcome], [], exc.reason)
         if account is None:
             return Cca(USER_UNKNOWN, [], "no Subscription-Id names an account")
         return account
@@ -399,7 +402,9 @@ class GyApplication:
                     current.charge(ccr.session_id, request_id, account, service.requested, 0)
                 )
             except OcsError as exc:
-                return ServiceAnswer(service.rating_group, service.service_id, exc.result_code)
+                return ServiceAnswer(
+                    service.rating_group, service.service_id, RESULT_CODES[exc.outcome]
+                )
             return self._granted(service, service.unit, grant)
 
         return self._outcome(await _gather([one(s) for s in ccr.services]))

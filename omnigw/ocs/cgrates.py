@@ -17,15 +17,10 @@ from typing import Any
 
 from omnigw.config import CgratesConfig, Quota
 from omnigw.ocs.charge import (
-    CREDIT_LIMIT_REACHED,
-    END_USER_SERVICE_DENIED,
-    RATING_FAILED,
-    UNABLE_TO_COMPLY,
-    UNKNOWN_SESSION,
-    USER_UNKNOWN,
     Charge,
     Grant,
     OcsError,
+    Outcome,
     Unit,
     quota_of,
 )
@@ -37,21 +32,21 @@ log = logging.getLogger("omnigw.ocs.cgrates")
 
 # CGRateS error strings (often prefixed by the subsystem, "RALS_ERROR:...") -> result code
 _ERRORS = (
-    ("ACCOUNT_NOT_FOUND", USER_UNKNOWN),
-    ("ACCOUNT_DISABLED", END_USER_SERVICE_DENIED),
-    ("INSUFFICIENT_CREDIT", CREDIT_LIMIT_REACHED),
-    ("MAX_USAGE_EXCEEDED", CREDIT_LIMIT_REACHED),
-    ("SESSION_NOT_FOUND", UNKNOWN_SESSION),
-    ("MANDATORY_IE_MISSING", UNABLE_TO_COMPLY),
+    ("ACCOUNT_NOT_FOUND", Outcome.UNKNOWN_ACCOUNT),
+    ("ACCOUNT_DISABLED", Outcome.ACCOUNT_DISABLED),
+    ("INSUFFICIENT_CREDIT", Outcome.NO_CREDIT),
+    ("MAX_USAGE_EXCEEDED", Outcome.NO_CREDIT),
+    ("SESSION_NOT_FOUND", Outcome.UNKNOWN_CHARGE),
+    ("MANDATORY_IE_MISSING", Outcome.FAILED),
 )
 
 
-def result_code_of(error: str) -> int:
-    """The Gy result code for a CGRateS error string; anything else is a rating failure."""
+def outcome_of(error: str) -> Outcome:
+    """What a CGRateS error string means; anything else is a rating failure."""
     for marker, code in _ERRORS:
         if marker in error:
             return code
-    return RATING_FAILED
+    return Outcome.RATING_FAILED
 
 
 def _to_cgrates(unit: Unit, amount: int) -> int:
@@ -155,7 +150,7 @@ class CgratesOcs:
         try:
             return await self.call(method, params)
         except RpcError as exc:
-            raise OcsError(result_code_of(str(exc)), f"CGRateS {method}: {exc}") from None
+            raise OcsError(outcome_of(str(exc)), f"CGRateS {method}: {exc}") from None
 
     def _rating(self, charge: Charge) -> tuple[str, str]:
         """Category and Destination: CGRateS picks the rating profile by Category and the
@@ -216,12 +211,12 @@ class CgratesOcs:
         try:
             max_usage = int(reply["MaxUsage"])
         except (TypeError, KeyError, ValueError):
-            raise OcsError(UNABLE_TO_COMPLY, f"CGRateS reply without MaxUsage: {reply!r}") from None
+            raise OcsError(Outcome.FAILED, f"CGRateS reply without MaxUsage: {reply!r}") from None
         if max_usage < 0:  # -1: no limit
             return Grant(wanted)
         amount = min(_from_cgrates(charge.unit, max_usage), wanted)
         if amount <= 0:
-            raise OcsError(CREDIT_LIMIT_REACHED, f"{charge.account}: no credit")
+            raise OcsError(Outcome.NO_CREDIT, f"{charge.account}: no credit")
         return Grant(amount, final=amount < wanted)
 
     async def admit(self, account: str) -> None:
@@ -233,10 +228,10 @@ class CgratesOcs:
             )
         except RpcError as exc:
             if "NOT_FOUND" in str(exc):
-                raise OcsError(USER_UNKNOWN, f"no CGRateS account {account}") from None
-            raise OcsError(result_code_of(str(exc)), f"CGRateS GetAccount: {exc}") from None
+                raise OcsError(Outcome.UNKNOWN_ACCOUNT, f"no CGRateS account {account}") from None
+            raise OcsError(outcome_of(str(exc)), f"CGRateS GetAccount: {exc}") from None
         if isinstance(reply, dict) and reply.get("Disabled"):
-            raise OcsError(END_USER_SERVICE_DENIED, f"CGRateS account {account} is disabled")
+            raise OcsError(Outcome.ACCOUNT_DISABLED, f"CGRateS account {account} is disabled")
 
     async def initiate(self, charge: Charge) -> Grant:
         wanted = self._wanted(charge)

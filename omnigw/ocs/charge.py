@@ -15,14 +15,19 @@ from typing import Protocol
 
 from omnigw.config import Quota
 
-# Result codes an OCS answer maps to (RFC 4006 8.1, RFC 6733 7.1)
-CREDIT_LIMIT_REACHED = 4012
-END_USER_SERVICE_DENIED = 4010
-USER_UNKNOWN = 5030
-RATING_FAILED = 5031
-UNKNOWN_SESSION = 5002
-UNABLE_TO_COMPLY = 5012
-TOO_BUSY = 3004
+
+class Outcome(Enum):
+    """Why a charge was not granted, in charging terms: each client protocol says it in
+    its own (Gy as result codes, CAMEL as release causes)."""
+
+    NO_CREDIT = "no_credit"
+    UNKNOWN_ACCOUNT = "unknown_account"
+    ACCOUNT_DISABLED = "account_disabled"
+    RATING_FAILED = "rating_failed"  # the OCS cannot price it (no tariff, no destination)
+    UNKNOWN_CHARGE = "unknown_charge"  # the OCS holds no such charge
+    FAILED = "failed"  # the OCS (or omnigw) could not do what was asked
+    UNAVAILABLE = "unavailable"  # the OCS could not be asked
+    BUSY = "busy"  # could not be asked, and the client had better try another gateway
 
 
 class Unit(Enum):
@@ -72,11 +77,11 @@ class Grant:
 
 
 class OcsError(Exception):
-    """The OCS refused; `result_code` is what the client is told."""
+    """The OCS refused, for `outcome`."""
 
-    def __init__(self, result_code: int, reason: str) -> None:
+    def __init__(self, outcome: Outcome, reason: str) -> None:
         super().__init__(reason)
-        self.result_code = result_code
+        self.outcome = outcome
         self.reason = reason
 
 
@@ -88,7 +93,7 @@ class OcsUnavailable(OcsError):
     """
 
     def __init__(self, reason: str, sent: bool = True) -> None:
-        super().__init__(UNABLE_TO_COMPLY, reason)
+        super().__init__(Outcome.UNAVAILABLE, reason)
         self.sent = sent
 
 

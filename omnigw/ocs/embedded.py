@@ -25,15 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from omnigw.config import MAX_AMOUNT, Quota, Topup
 from omnigw.ocs.accounts import AccountError, ActionNotFound, UsageRecord
 from omnigw.ocs.charge import (
-    CREDIT_LIMIT_REACHED,
-    END_USER_SERVICE_DENIED,
-    RATING_FAILED,
     UNIT_NAMES,
     UNITS_BY_NAME,
-    USER_UNKNOWN,
     Charge,
     Grant,
     OcsError,
+    Outcome,
     Unit,
     quota_of,
 )
@@ -184,9 +181,9 @@ class EmbeddedOcs:
     def _account(self, account: str) -> dict[Unit, int]:
         balances = self._balances.get(account)
         if balances is None:
-            raise OcsError(USER_UNKNOWN, f"no account {account}")
+            raise OcsError(Outcome.UNKNOWN_ACCOUNT, f"no account {account}")
         if account in self._disabled:
-            raise OcsError(END_USER_SERVICE_DENIED, f"account {account} is disabled")
+            raise OcsError(Outcome.ACCOUNT_DISABLED, f"account {account} is disabled")
         return balances
 
     def _reserve(self, charge: Charge) -> Grant:
@@ -202,7 +199,7 @@ class EmbeddedOcs:
         available = balances.get(charge.unit, 0) - self._reserved.get(key, 0)
         amount = min(wanted, available)
         if amount <= 0:
-            raise OcsError(CREDIT_LIMIT_REACHED, f"{charge.account}: no {charge.unit.name} left")
+            raise OcsError(Outcome.NO_CREDIT, f"{charge.account}: no {charge.unit.name} left")
         self._reserved[key] = self._reserved.get(key, 0) + amount
         self._open(charge).held = amount
         return Grant(amount, final=amount < wanted)
@@ -219,7 +216,7 @@ class EmbeddedOcs:
             # never so far that the store could not hold it.
             left = balances.get(charge.unit, 0) - charge.used
             if left < -MAX_AMOUNT:
-                raise OcsError(RATING_FAILED, f"{charge.account}: usage past any balance")
+                raise OcsError(Outcome.RATING_FAILED, f"{charge.account}: usage past any balance")
             balances[charge.unit] = left
             self._open(charge).used += charge.used
             return self._changed(charge.account, charge.unit)

@@ -26,13 +26,13 @@ from sqlalchemy import delete, func, select, update
 from omnigw.config import FailurePolicy
 from omnigw.ocs.cgrates import CgratesOcs
 from omnigw.ocs.charge import (
-    UNABLE_TO_COMPLY,
     UNIT_NAMES,
     UNITS_BY_NAME,
     Charge,
     Grant,
     OcsError,
     OcsUnavailable,
+    Outcome,
     quota_of,
 )
 from omnigw.ocs.metrics import BREAKER_OPEN, FALLBACK_GRANTS, UNREPORTED
@@ -87,6 +87,8 @@ class GuardedOcs:
     def __init__(self, backend: CgratesOcs, policy: FailurePolicy, sessions: SessionFactory):
         self._backend = backend
         self._policy = policy
+        # What a refusal under the reject policy says (3004 TOO_BUSY: try another gateway)
+        self._refusal = Outcome.BUSY if policy.result_code == 3004 else Outcome.UNAVAILABLE
         self._sessions = sessions
         self.breaker = Breaker(policy.breaker_failures, policy.breaker_reset_seconds)
         self._offline: set[str] = set()
@@ -128,7 +130,7 @@ class GuardedOcs:
             await self._attempt(self._backend.admit, account)
         except OcsUnavailable as exc:
             if self._policy.action == "reject":
-                raise OcsError(self._policy.result_code, exc.reason) from None
+                raise OcsError(self._refusal, exc.reason) from None
 
     async def initiate(self, charge: Charge) -> Grant:
         try:
@@ -218,7 +220,7 @@ class GuardedOcs:
 
     def _fall_back(self, charge: Charge, exc: OcsUnavailable) -> Grant:
         if self._policy.action == "reject":
-            raise OcsError(self._policy.result_code, exc.reason)
+            raise OcsError(self._refusal, exc.reason)
         self._offline.add(charge.key)
         FALLBACK_GRANTS.inc()
         wanted = quota_of(self._policy.fallback_quota, charge.unit)
@@ -256,7 +258,7 @@ class GuardedOcs:
                 s.add_all(new)
         except Exception as exc:
             log.exception("cannot keep unreported usage")
-            raise OcsError(UNABLE_TO_COMPLY, "usage could not be stored") from exc
+            raise OcsError(Outcome.FAILED, "usage could not be stored") from exc
         if new:
             self._unreported += len(new)
             UNREPORTED.set(self._unreported)

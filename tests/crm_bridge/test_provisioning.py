@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from omnigw.crm_bridge.subscribers import E164, IMSI
-from omnigw.ocs.charge import END_USER_SERVICE_DENIED, OcsError
+from omnigw.ocs.charge import OcsError, Outcome
 from tests.crm_bridge.conftest import GB, Bridge
 
 OK, FAILED = 0, 2
@@ -104,7 +104,7 @@ async def test_suspend_resume_and_deprovision(bridge: Bridge) -> None:
     assert service["service_status"] == "suspended"
     with pytest.raises(OcsError) as barred:
         bridge.index.resolve([(IMSI, "001010000000000")])
-    assert barred.value.result_code == END_USER_SERVICE_DENIED
+    assert barred.value.outcome is Outcome.ACCOUNT_DISABLED
     if bridge.cgrates is not None:
         assert service["service_uuid"] in bridge.cgrates.state.disabled
     # An addon is refused on a suspended service; the NOC may not change status at all.

@@ -302,3 +302,11 @@ async def test_a_session_asking_for_nothing_yet_still_needs_a_usable_account(
     await ocs.set_disabled("barred", True)
     cca, _ = await _ask(_app(ocs), ccr("s9", INITIAL, 0, msisdn=msisdn))
     assert cca.result_code == code
+
+
+def test_every_ocs_outcome_has_its_gy_result_code() -> None:
+    from omnigw.diameter.gy import RESULT_CODES
+    from omnigw.ocs.charge import Outcome
+
+    assert set(RESULT_CODES) == set(Outcome)
+    assert RESULT_CODES[Outcome.NO_CREDIT] == 4012 and RESULT_CODES[Outcome.BUSY] == 3004

@@ -13,16 +13,8 @@ from prometheus_client import REGISTRY
 from omnigw import eager
 from omnigw.config import CgratesConfig, Quota
 from omnigw.ocs.accounts import AccountError, CgratesAccounts, cdr_usage
-from omnigw.ocs.cgrates import CgratesOcs, result_code_of
-from omnigw.ocs.charge import (
-    CREDIT_LIMIT_REACHED,
-    USER_UNKNOWN,
-    Charge,
-    Grant,
-    OcsError,
-    OcsUnavailable,
-    Unit,
-)
+from omnigw.ocs.cgrates import CgratesOcs, outcome_of
+from omnigw.ocs.charge import Charge, Grant, OcsError, OcsUnavailable, Outcome, Unit
 from omnigw.ocs.jsonrpc import RpcError, TcpJsonRpc
 from tests.support.cgrates import Cgrates, ExtraBalance
 from tests.support.ports import free_port
@@ -76,10 +68,10 @@ async def test_no_credit_and_unknown_account(ocs: CgratesOcs, cgrates: Cgrates) 
     cgrates.state.accounts["4911"]["*data"] = 0
     with pytest.raises(OcsError) as empty:
         await ocs.initiate(_charge("r0", 100))
-    assert empty.value.result_code == CREDIT_LIMIT_REACHED
+    assert empty.value.outcome is Outcome.NO_CREDIT
     with pytest.raises(OcsError) as unknown:
         await ocs.initiate(replace(_charge("r1", 100, account="nobody"), key="other_rg10"))
-    assert unknown.value.result_code == USER_UNKNOWN
+    assert unknown.value.outcome is Outcome.UNKNOWN_ACCOUNT
 
 
 async def test_a_retry_with_the_same_request_id_is_not_charged_twice(
@@ -122,12 +114,14 @@ async def test_the_stand_in_is_strict(cgrates: Cgrates) -> None:
 
 
 @pytest.mark.parametrize(
-    ("error", "code"),
-    [("RALS_ERROR:ACCOUNT_NOT_FOUND", 5030), ("ACCOUNT_DISABLED", 4010),
-     ("RATING_PLAN_NOT_FOUND", 5031), ("MANDATORY_IE_MISSING: [Account]", 5012)],
+    ("error", "outcome"),
+    [("RALS_ERROR:ACCOUNT_NOT_FOUND", Outcome.UNKNOWN_ACCOUNT),
+     ("ACCOUNT_DISABLED", Outcome.ACCOUNT_DISABLED),
+     ("RATING_PLAN_NOT_FOUND", Outcome.RATING_FAILED),
+     ("MANDATORY_IE_MISSING: [Account]", Outcome.FAILED)],
 )  # fmt: skip
-def test_error_strings_map_to_result_codes(error: str, code: int) -> None:
-    assert result_code_of(error) == code
+def test_error_strings_map_to_charging_outcomes(error: str, outcome: Outcome) -> None:
+    assert outcome_of(error) is outcome
 
 
 async def test_ended_session_becomes_one_cdr_without_a_second_debit(

@@ -14,14 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from omnigw.config import MAX_AMOUNT, Quota
-from omnigw.ocs.charge import (
-    CREDIT_LIMIT_REACHED,
-    RATING_FAILED,
-    USER_UNKNOWN,
-    Charge,
-    OcsError,
-    Unit,
-)
+from omnigw.ocs.charge import Charge, OcsError, Outcome, Unit
 from omnigw.ocs.embedded import EmbeddedOcs
 from omnigw.ocs.models import Balance
 from omnigw.store.engine import SessionFactory, session_factory
@@ -41,7 +34,7 @@ async def test_reserve_commit_release_and_persist(engine: AsyncEngine, tmp_path:
     assert (await ocs.initiate(_charge("k2", 200))).amount == 150  # only what is not held
     with pytest.raises(OcsError) as refused:
         await ocs.initiate(_charge("k3", 10))
-    assert refused.value.result_code == CREDIT_LIMIT_REACHED
+    assert refused.value.outcome is Outcome.NO_CREDIT
     await ocs.terminate(_charge("k2", None, used=40))  # releases 150, takes 40
     grant = await ocs.update(_charge("k1", 500, used=60))  # takes 60, holds the rest
     assert (grant.amount, grant.final) == (150, True)
@@ -58,7 +51,7 @@ async def test_unknown_account_is_user_unknown(engine: AsyncEngine, tmp_path: Pa
     await ocs.start()
     with pytest.raises(OcsError) as refused:
         await ocs.initiate(_charge("k", 1, account="nobody"))
-    assert refused.value.result_code == USER_UNKNOWN
+    assert refused.value.outcome is Outcome.UNKNOWN_ACCOUNT
     await ocs.close()
 
 
@@ -151,7 +144,7 @@ async def test_usage_past_any_balance_is_refused(engine: AsyncEngine, tmp_path: 
     await ocs.terminate(_charge("k1", None, used=MAX_AMOUNT))  # far overrun, still held
     with pytest.raises(OcsError) as refused:
         await ocs.terminate(_charge("k2", None, used=MAX_AMOUNT))
-    assert refused.value.result_code == RATING_FAILED
+    assert refused.value.outcome is Outcome.RATING_FAILED
     assert ocs.balance_of("a1") == {"seconds": -MAX_AMOUNT}
     await ocs.close()
 
