@@ -13,6 +13,7 @@ R=/newroot
 mount -t tmpfs tmpfs $R
 mkdir -p $R/usr $R/etc $R/proc $R/sys $R/dev $R/tmp $R/run
 ln -s usr/bin $R/bin; ln -s usr/lib $R/lib; ln -s usr/lib64 $R/lib64; ln -s usr/sbin $R/sbin
+mount -t tmpfs tmpfs $R/tmp  # before the shares: one of them may live under /tmp
 for share in $SHARES; do
     tag=${share%%=*}; path=${share#*=}
     mkdir -p "$R$path"
@@ -22,7 +23,6 @@ for share in $SHARES; do
     esac
 done
 mount -t proc proc $R/proc; mount -t sysfs sys $R/sys; mount -t devtmpfs dev $R/dev
-mount -t tmpfs tmpfs $R/tmp
 ip link set lo up
 echo "GUEST: up after $(cut -d' ' -f1 /proc/uptime) s"
 chroot $R /bin/sh -c "cd $GUEST_DIR && /bin/sh $GUEST_SCRIPT"
