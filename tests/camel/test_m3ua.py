@@ -1,0 +1,179 @@
+"""M3UA's codec and the ASP machine as a specification, without sockets; every message the
+codec writes is read by tshark's M3UA dissector as meant."""
+
+from __future__ import annotations
+
+import pytest
+
+from omnigw.camel.m3ua.codec import (
+    ASPAC,
+    ASPAC_ACK,
+    ASPUP,
+    ASPUP_ACK,
+    BEAT,
+    BEAT_ACK,
+    DATA,
+    DAVA,
+    DUNA,
+    ERR,
+    PPID,
+    DecodeError,
+    ErrorCode,
+    ProtocolData,
+    Tag,
+    TrafficMode,
+    decode,
+    encode,
+    message,
+    u32,
+)
+from omnigw.camel.m3ua.fsm import (
+    ACK,
+    HEARTBEAT,
+    HEARTBEAT_ACK,
+    Active,
+    AspFsm,
+    CancelTimer,
+    Close,
+    Connected,
+    Deliver,
+    Malformed,
+    Reachability,
+    Received,
+    Refused,
+    Send,
+    StartTimer,
+    State,
+    TimerExpired,
+    Transfer,
+)
+from tests.support import tshark
+
+# An SCCP UDT: type, class, pointers; called and calling party (route on SSN, PC, SSN 254);
+# three octets of data
+UDT = bytes.fromhex("090003070b" "0443c800fe" "0443" "6400fe" "03" "010203")  # fmt: skip
+SCCP = ProtocolData(opc=100, dpc=200, si=3, ni=2, mp=0, sls=5, data=UDT)
+
+
+def _active(streams: int = 3) -> AspFsm:
+    fsm = AspFsm(routing_context=7, heartbeat=30.0)
+    fsm.handle(Connected(streams))
+    fsm.handle(Received(message(ASPUP_ACK), 0))
+    fsm.handle(Received(message(ASPAC_ACK), 0))
+    assert fsm.state is State.ACTIVE
+    return fsm
+
+
+def test_messages_round_trip_with_padding() -> None:
+    msg = message(DATA, (Tag.ROUTING_CONTEXT, u32(7)), (Tag.PROTOCOL_DATA, SCCP.encode()))
+    wire = encode(msg)
+    assert len(wire) % 4 == 0 and decode(wire) == msg
+    assert decode(wire).protocol_data == SCCP
+
+
+@pytest.mark.parametrize(
+    ("wire", "code"),
+    [(bytes(4), ErrorCode.PROTOCOL_ERROR),
+     (bytes([2, 0, 3, 1, 0, 0, 0, 8]), ErrorCode.INVALID_VERSION),
+     (bytes([1, 0, 7, 1, 0, 0, 0, 8]), ErrorCode.UNSUPPORTED_MESSAGE_CLASS),
+     (bytes([1, 0, 3, 1, 0, 0, 0, 12, 0, 6, 0, 9]), ErrorCode.PARAMETER_FIELD_ERROR)],
+)  # fmt: skip
+def test_what_is_not_m3ua_is_refused_with_the_error_to_answer(wire: bytes, code: int) -> None:
+    with pytest.raises(DecodeError) as refused:
+        decode(wire)
+    assert refused.value.code == code
+
+
+def test_the_asp_comes_up_then_active_with_its_routing_context() -> None:
+    fsm = AspFsm(routing_context=7, heartbeat=30.0)
+    assert fsm.handle(Connected(3)) == [Send(message(ASPUP)), StartTimer(ACK, 2.0)]
+    activate = message(ASPAC, (Tag.TRAFFIC_MODE, u32(TrafficMode.LOADSHARE)),
+                       (Tag.ROUTING_CONTEXT, u32(7)))  # fmt: skip
+    assert fsm.handle(Received(message(ASPUP_ACK), 0)) == [
+        CancelTimer(ACK), Send(activate), StartTimer(ACK, 2.0)]  # fmt: skip
+    assert fsm.handle(Received(message(ASPAC_ACK), 0)) == [
+        CancelTimer(ACK), Active(), StartTimer(HEARTBEAT, 30.0)]  # fmt: skip
+
+
+def test_an_unanswered_aspup_is_sent_again_then_the_association_closed() -> None:
+    fsm = AspFsm(routing_context=None, attempts=3)
+    fsm.handle(Connected(2))
+    assert fsm.handle(TimerExpired(ACK)) == [Send(message(ASPUP)), StartTimer(ACK, 2.0)]
+    fsm.handle(TimerExpired(ACK))
+    [close] = fsm.handle(TimerExpired(ACK))
+    assert isinstance(close, Close) and "ASPUP" in close.reason
+
+
+def test_data_flows_only_when_active_and_never_on_stream_0() -> None:
+    fsm = AspFsm(routing_context=7)
+    assert isinstance(fsm.handle(Transfer(SCCP))[0], Refused)
+    fsm = _active(streams=3)
+    [send] = fsm.handle(Transfer(SCCP))
+    assert isinstance(send, Send) and send.stream == 1 + SCCP.sls % 2
+    assert send.msg.protocol_data == SCCP and send.msg.routing_contexts == (7,)
+    received = message(DATA, (Tag.PROTOCOL_DATA, SCCP.encode()))
+    assert fsm.handle(Received(received, 1)) == [Deliver(SCCP)]
+
+
+def test_data_before_active_gets_an_err() -> None:
+    fsm = AspFsm(routing_context=7)
+    fsm.handle(Connected(2))
+    actions = fsm.handle(Received(message(DATA, (Tag.PROTOCOL_DATA, SCCP.encode())), 1))
+    assert actions[0] == Send(message(ERR, (Tag.ERROR_CODE, u32(ErrorCode.UNEXPECTED_MESSAGE))))
+
+
+def test_heartbeats_both_ways() -> None:
+    fsm = _active()
+    beat = message(BEAT, (Tag.HEARTBEAT_DATA, b"sgp-beat"))
+    assert fsm.handle(Received(beat, 0)) == [Send(message(BEAT_ACK, (Tag.HEARTBEAT_DATA,
+                                                                       b"sgp-beat")))]  # fmt: skip
+    sent, timer = fsm.handle(TimerExpired(HEARTBEAT))
+    assert (
+        isinstance(sent, Send)
+        and sent.msg.kind == BEAT
+        and timer == StartTimer(HEARTBEAT_ACK, 10.0)
+    )
+    echo = message(BEAT_ACK, *sent.msg.params.items())
+    assert fsm.handle(Received(echo, 0)) == [
+        CancelTimer(HEARTBEAT_ACK),
+        StartTimer(HEARTBEAT, 30.0),
+    ]
+    fsm.handle(TimerExpired(HEARTBEAT))
+    [close] = fsm.handle(TimerExpired(HEARTBEAT_ACK))
+    assert isinstance(close, Close)
+
+
+def test_destination_availability_is_tracked() -> None:
+    fsm = _active()
+    duna = message(DUNA, (Tag.AFFECTED_POINT_CODE, u32(200, 300)))
+    assert fsm.handle(Received(duna, 0)) == [Reachability((200, 300), False)]
+    assert fsm.unavailable == {200, 300}
+    fsm.handle(Received(message(DAVA, (Tag.AFFECTED_POINT_CODE, u32(200))), 0))
+    assert fsm.unavailable == {300}
+
+
+def test_an_err_from_the_sgp_is_reported_and_a_malformed_message_answered() -> None:
+    fsm = _active()
+    err = message(ERR, (Tag.ERROR_CODE, u32(ErrorCode.INVALID_ROUTING_CONTEXT)))
+    assert fsm.handle(Received(err, 0)) == [Refused("ERR invalid_routing_context", ours=False)]
+    actions = fsm.handle(Malformed(DecodeError("bad", ErrorCode.INVALID_VERSION)))
+    assert actions[0] == Send(message(ERR, (Tag.ERROR_CODE, u32(ErrorCode.INVALID_VERSION))))
+
+
+def test_tshark_reads_every_message_the_codec_writes() -> None:
+    msgs = [
+        message(ASPUP), message(ASPAC, (Tag.TRAFFIC_MODE, u32(2)), (Tag.ROUTING_CONTEXT, u32(7))),
+        message(BEAT, (Tag.HEARTBEAT_DATA, b"12345")),
+        message(DATA, (Tag.ROUTING_CONTEXT, u32(7)), (Tag.PROTOCOL_DATA, SCCP.encode())),
+        message(ERR, (Tag.ERROR_CODE, u32(ErrorCode.UNEXPECTED_MESSAGE))),
+        message(DUNA, (Tag.AFFECTED_POINT_CODE, u32(200))),
+    ]  # fmt: skip
+    rows = tshark.upper_pdu_fields([encode(m) for m in msgs], "sctp.ppi", PPID,
+                                   ["m3ua.message_class", "m3ua.message_type",
+                                    "m3ua.protocol_data_opc", "m3ua.routing_context"])  # fmt: skip
+    assert len(rows) == len(msgs)
+    for msg, row in zip(msgs, rows, strict=True):
+        assert not row["_ws.malformed"] and not row["_ws.expert.message"], (msg, row)
+        assert row["m3ua.message_class"] == [str(msg.kind[0])]
+        assert row["m3ua.message_type"] == [str(msg.kind[1])]
+    assert rows[3]["m3ua.protocol_data_opc"] == ["100"] and rows[3]["m3ua.routing_context"] == ["7"]
