@@ -1,11 +1,11 @@
 #!/bin/sh
 # Install the real peers the test suite talks to (TESTING.md), only those missing; QEMU,
-# busybox and cpio build the VM of the kernel SCTP lane (tests/sctp_vm).
+# busybox and cpio build the VM of the kernel SCTP lane (tests/sctp_vm), where osmo-stp runs.
 # Idempotent; as root it uses apt-get, otherwise it says what it could not install
 # and the tests that need those peers report themselves as not run.
 set -eu
 # package:command pairs
-peers="postgresql:/usr/lib/postgresql/15/bin/initdb tshark:tshark osmo-bsc:osmo-bsc freediameter:freeDiameterd systemd:systemd-analyze qemu-system-x86:qemu-system-x86_64 busybox-static:busybox cpio:cpio xz-utils:xz"
+peers="postgresql:/usr/lib/postgresql/15/bin/initdb tshark:tshark osmo-bsc:osmo-bsc freediameter:freeDiameterd systemd:systemd-analyze qemu-system-x86:qemu-system-x86_64 busybox-static:busybox cpio:cpio xz-utils:xz osmo-stp:osmo-stp"
 missing=""
 for pair in $peers; do
     pkg=${pair%%:*}

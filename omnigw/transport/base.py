@@ -24,6 +24,11 @@ class MessageTransport(Protocol):
         """The peer's (primary) address."""
         ...
 
+    @property
+    def streams(self) -> int:
+        """Outbound streams (SCTP's negotiated count; the TCP framing carries any)."""
+        ...
+
 
 class MessageProtocol(Protocol):
     def connection_made(self, transport: MessageTransport) -> None: ...

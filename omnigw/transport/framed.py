@@ -44,6 +44,10 @@ class FramedTcp(asyncio.Protocol):
     def remote(self) -> str:
         return self._remote
 
+    @property
+    def streams(self) -> int:
+        return 2  # the framing carries a stream number; SCTP's usual pair
+
     # --- asyncio.Protocol --------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:

@@ -21,12 +21,17 @@ class Listener(Protocol):
 
 
 async def connect(
-    kind: Kind, remote: Sequence[str], port: int, local: Sequence[str], upper: MessageProtocol
+    kind: Kind,
+    remote: Sequence[str],
+    port: int,
+    local: Sequence[str],
+    upper: MessageProtocol,
+    local_port: int = 0,
 ) -> MessageTransport:
     if kind == "sctp":
-        return await sctp.connect(remote, port, local, upper)
+        return await sctp.connect(remote, port, local, upper, local_port)
     loop = asyncio.get_running_loop()
-    local_addr = (local[0], 0) if local else None
+    local_addr = (local[0], local_port) if local else None
     _, framed = await loop.create_connection(
         lambda: FramedTcp(upper), remote[0], port, local_addr=local_addr
     )

@@ -23,6 +23,7 @@ from omnigw.transport.base import WRITE_BUFFER_HIGH, WRITE_BUFFER_LOW, MessagePr
 SOL_SCTP = 132
 SCTP_INITMSG = 2
 SCTP_NODELAY = 3
+SCTP_STATUS = 14
 SCTP_RECVRCVINFO = 32
 SCTP_SOCKOPT_BINDX_ADD = 100
 SCTP_SOCKOPT_CONNECTX = 110
@@ -65,6 +66,8 @@ def _socket(family: int, local: Sequence[str], port: int) -> socket.socket:
         sock.setsockopt(SOL_SCTP, SCTP_NODELAY, 1)
         sock.setsockopt(SOL_SCTP, SCTP_INITMSG, INITMSG.pack(STREAMS, STREAMS, 0, 0))
         if local:
+            if port:  # a fixed port, bound again on every reconnect
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((local[0], port))
             for extra in local[1:]:
                 sock.setsockopt(SOL_SCTP, SCTP_SOCKOPT_BINDX_ADD, _sockaddr(extra, port)[1])
@@ -96,6 +99,17 @@ class SctpAssociation:
     @property
     def remote(self) -> str:
         return self._remote
+
+    @property
+    def streams(self) -> int:
+        """Outbound streams the peer granted (struct sctp_status's sstat_outstrms)."""
+        try:
+            status = self._sock.getsockopt(SOL_SCTP, SCTP_STATUS, 256)
+        except OSError:
+            return STREAMS
+        # assoc id, state, rwnd, unacked, pending, in streams, out streams
+        out: int = struct.unpack_from("@iiIHHHH", status)[6]
+        return out or STREAMS
 
     def is_closing(self) -> bool:
         return self._closing
@@ -177,11 +191,18 @@ class SctpAssociation:
 
 
 async def connect(
-    remote: Sequence[str], port: int, local: Sequence[str], upper: MessageProtocol
+    remote: Sequence[str],
+    port: int,
+    local: Sequence[str],
+    upper: MessageProtocol,
+    local_port: int = 0,
 ) -> SctpAssociation:
-    """Open an association to `remote` (several addresses: one multi-homed peer)."""
+    """Open an association to `remote` (several addresses: one multi-homed peer), from
+    `local_port` when the peer knows us by it (an STP's pre-configured ASPs)."""
     family, _ = _sockaddr(remote[0], port)
-    sock = _socket(family, local, 0)
+    if local_port and not local:
+        raise ValueError("a local port needs a local address to bind it on")
+    sock = _socket(family, local, local_port)
     loop = asyncio.get_running_loop()
     try:
         packed = b"".join(_sockaddr(a, port)[1] for a in remote)

@@ -1,9 +1,10 @@
-"""The slow lane: SBc-AP over real kernel SCTP in a QEMU guest (this kernel has none).
+"""The slow lane: SBc-AP, and M3UA through osmo-stp, over real kernel SCTP in a QEMU guest
+(this kernel has none).
 
 Builds a throw-away VM from a stock Debian kernel (scripts/sctp-vm/), boots it under QEMU's
 software emulation with this checkout and its interpreter shared at their own paths, and
-runs guest_sbcap.py there with pytest. Without qemu, busybox or cpio the test says so as a
-peer that is unavailable (make test installs them as root)."""
+runs guest_sbcap.py and guest_m3ua.py there with pytest. Without qemu, busybox, cpio or
+osmo-stp the test says so as a peer that is unavailable (make test installs them as root)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 VM = ROOT / ".cache" / "sctp-vm"
 
 
-def test_sbcap_over_kernel_sctp_in_a_vm() -> None:
-    missing = [t for t in ("qemu-system-x86_64", "busybox", "cpio", "apt-get")
+def test_sbcap_and_m3ua_over_kernel_sctp_in_a_vm() -> None:
+    missing = [t for t in ("qemu-system-x86_64", "busybox", "cpio", "apt-get", "osmo-stp")
                if shutil.which(t) is None]  # fmt: skip
     if missing:
         pytest.skip(f"peer unavailable: the SCTP lane needs {', '.join(missing)}")
@@ -30,7 +31,8 @@ def test_sbcap_over_kernel_sctp_in_a_vm() -> None:
         pytest.skip(f"peer unavailable: could not build the SCTP VM: {build.stderr[-500:]}")
     script = ROOT / ".cache" / "sctp-lane.sh"
     script.write_text(
-        f"exec {sys.executable} -m pytest -q -p no:cacheprovider tests/sctp_vm/guest_sbcap.py\n"
+        f"exec {sys.executable} -m pytest -q -p no:cacheprovider tests/sctp_vm/guest_sbcap.py "
+        "tests/sctp_vm/guest_m3ua.py\n"
     )
     shared = [] if sys.base_prefix.startswith("/usr") else [sys.base_prefix]
     env = {"PATH": "/usr/bin:/bin", "VM_DIR": str(VM), "VM_SHARE_RO": " ".join(shared),
