@@ -9,7 +9,6 @@ from typing import Protocol, cast
 from omnigw.diameter.codec import DecodeError, Message, decode, encode, frame_length, header_of
 from omnigw.diameter.peer import (
     Action,
-    Close,
     Connected,
     Deliver,
     Event,
@@ -20,9 +19,8 @@ from omnigw.diameter.peer import (
     Rejected,
     Send,
     Shutdown,
-    StartTimer,
-    TimerExpired,
 )
+from omnigw.machine import Close, StartTimer, TimerExpired
 from omnigw.metrics import WRITES_PAUSED
 from omnigw.timers import Timers
 

@@ -14,6 +14,7 @@ from enum import Enum
 from ipaddress import IPv4Address, IPv6Address
 
 from omnigw.diameter.codec import FLAG_REQUEST, Avp, DecodeError, Message
+from omnigw.machine import Close, StartTimer, TimerExpired
 
 # Commands (RFC 6733 3.1)
 CER, DWR, DPR = 257, 280, 282
@@ -76,11 +77,6 @@ class Malformed:
 
 
 @dataclass(frozen=True, slots=True)
-class TimerExpired:
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
 class Connected:
     pass
 
@@ -99,17 +95,6 @@ Event = Connected | Received | Malformed | TimerExpired | Shutdown
 @dataclass(frozen=True, slots=True)
 class Send:
     message: Message
-
-
-@dataclass(frozen=True, slots=True)
-class StartTimer:
-    name: str
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class Close:
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,8 +33,6 @@ from omnigw.camel.m3ua.fsm import (
     HEARTBEAT_ACK,
     Active,
     AspFsm,
-    CancelTimer,
-    Close,
     Connected,
     Deliver,
     Malformed,
@@ -42,11 +40,10 @@ from omnigw.camel.m3ua.fsm import (
     Received,
     Refused,
     Send,
-    StartTimer,
     State,
-    TimerExpired,
     Transfer,
 )
+from omnigw.machine import CancelTimer, Close, StartTimer, TimerExpired
 from tests.support import tshark
 
 # An SCCP UDT: type, class, pointers; called and calling party (route on SSN, PC, SSN 254);

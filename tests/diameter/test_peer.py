@@ -28,7 +28,6 @@ from omnigw.diameter.peer import (
     UNKNOWN_PEER,
     VENDOR_SPECIFIC_APPLICATION_ID,
     WATCHDOG,
-    Close,
     Connected,
     Deliver,
     Identity,
@@ -40,10 +39,9 @@ from omnigw.diameter.peer import (
     Rejected,
     Send,
     Shutdown,
-    StartTimer,
     State,
-    TimerExpired,
 )
+from omnigw.machine import Close, StartTimer, TimerExpired
 
 US = Identity("omnigw.example.net", "example.net", (ip_address("127.0.0.1"),), state_id=7)
 POLICY = Policy(frozenset({"pgw.example.net"}), frozenset({"trusted.example"}), 30.0)

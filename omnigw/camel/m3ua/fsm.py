@@ -41,6 +41,7 @@ from omnigw.camel.m3ua.codec import (
     message,
     u32,
 )
+from omnigw.machine import CancelTimer, Close, StartTimer, TimerExpired
 
 ACK = "ack"  # an ASPUP or ASPAC waits for its acknowledgement
 HEARTBEAT = "heartbeat"  # time to send a BEAT
@@ -66,11 +67,6 @@ class Malformed:
 
 
 @dataclass(frozen=True, slots=True)
-class TimerExpired:
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
 class Transfer:
     """The user part (SCCP) has a message for a point code."""
 
@@ -86,22 +82,6 @@ Event = Connected | Received | Malformed | TimerExpired | Transfer
 class Send:
     msg: Message
     stream: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class StartTimer:
-    name: str
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class CancelTimer:
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Close:
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)

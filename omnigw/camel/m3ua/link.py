@@ -13,8 +13,6 @@ from omnigw.camel.m3ua.fsm import (
     Action,
     Active,
     AspFsm,
-    CancelTimer,
-    Close,
     Connected,
     Deliver,
     Event,
@@ -23,10 +21,9 @@ from omnigw.camel.m3ua.fsm import (
     Received,
     Refused,
     Send,
-    StartTimer,
-    TimerExpired,
     Transfer,
 )
+from omnigw.machine import CancelTimer, Close, StartTimer, TimerExpired
 from omnigw.timers import Timers
 from omnigw.transport.base import MessageTransport
 

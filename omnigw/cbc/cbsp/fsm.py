@@ -19,6 +19,7 @@ from omnigw.cbc.cbsp.codec import (
     Pdu,
     Summary,
 )
+from omnigw.machine import CancelTimer, Close, StartTimer, TimerExpired
 
 KEEPALIVE = "keepalive"
 KEEPALIVE_ANSWER = "keepalive-answer"
@@ -57,11 +58,6 @@ class Probe:
     """Prove the link alive now (a second connection claims to be this peer)."""
 
 
-@dataclass(frozen=True, slots=True)
-class TimerExpired:
-    name: str
-
-
 Event = Connected | Received | Answered | Malformed | TimerExpired | Probe
 
 
@@ -71,22 +67,6 @@ Event = Connected | Received | Answered | Malformed | TimerExpired | Probe
 @dataclass(frozen=True, slots=True)
 class Send:
     pdu: Pdu
-
-
-@dataclass(frozen=True, slots=True)
-class StartTimer:
-    name: str
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class CancelTimer:
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Close:
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,8 +21,6 @@ from omnigw.cbc.cbsp.codec import (
 from omnigw.cbc.cbsp.fsm import (
     Action,
     Answered,
-    CancelTimer,
-    Close,
     Connected,
     Deliver,
     DeliverAnswer,
@@ -33,10 +31,9 @@ from omnigw.cbc.cbsp.fsm import (
     ProtocolError,
     Received,
     Send,
-    StartTimer,
-    TimerExpired,
     Up,
 )
+from omnigw.machine import CancelTimer, Close, StartTimer, TimerExpired
 from omnigw.metrics import WRITES_PAUSED
 from omnigw.timers import Timers
 

@@ -9,8 +9,6 @@ from omnigw.cbc.cbsp.fsm import (
     KEEPALIVE_ANSWER,
     RESET_ANSWER,
     Answered,
-    CancelTimer,
-    Close,
     Connected,
     Deliver,
     DeliverAnswer,
@@ -20,11 +18,10 @@ from omnigw.cbc.cbsp.fsm import (
     ProtocolError,
     Received,
     Send,
-    StartTimer,
     State,
-    TimerExpired,
     Up,
 )
+from omnigw.machine import CancelTimer, Close, StartTimer, TimerExpired
 
 
 def up() -> LinkFsm:
