@@ -7,7 +7,6 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -16,6 +15,7 @@ from omnigw.cbc.cells import CellId
 from omnigw.sim.bsc import SimBsc, connect
 from tests.support.daemon import ADMIN_PASSWORD, omnigw
 from tests.support.ports import free_port
+from tests.support.waiting import until
 
 CELL = CellId("901", "70", 23, 1)
 
@@ -61,14 +61,6 @@ async def _cell_state(http: httpx.AsyncClient, alert_id: str) -> str | None:
     return cells[0]["state"] if cells else None
 
 
-async def _until(check: Any, within: float = 15.0) -> None:
-    for _ in range(int(within / 0.05)):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
 async def test_kill_9_mid_delivery_then_restart(tmp_path: Path) -> None:
     cbsp, api = free_port(), free_port()
     config = tmp_path / "omnigw.yaml"
@@ -86,10 +78,10 @@ async def test_kill_9_mid_delivery_then_restart(tmp_path: Path) -> None:
     http = await _api(f"http://127.0.0.1:{api}")
     try:
         first = (await http.post("/api/v1/alerts", json=body)).json()["id"]
-        await _until(lambda: _is(http, first, "installed"))
+        await until(lambda: _is(http, first, "installed"), within=15)
         bsc.silent = True  # the second alert reaches the BSC but is never confirmed
         second = (await http.post("/api/v1/alerts", json={**body, "class": "amber"})).json()["id"]
-        await _until(lambda: _has_writes(bsc, 2))
+        await until(lambda: _has_writes(bsc, 2), within=15)
     finally:
         await http.aclose()
     daemon.send_signal(signal.SIGKILL)
@@ -100,7 +92,7 @@ async def test_kill_9_mid_delivery_then_restart(tmp_path: Path) -> None:
     try:
         bsc2 = await _connect_when_up(cbsp)
         http = await _api(f"http://127.0.0.1:{api}")
-        await _until(lambda: _is(http, second, "installed"))
+        await until(lambda: _is(http, second, "installed"), within=15)
         assert await _cell_state(http, first) == "installed"
         # The BSC still holds the first alert: no RESET, no second WRITE-REPLACE for it.
         assert MsgType.RESET not in [p.type for p in bsc2.received]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Callable
 from ipaddress import ip_address
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from prometheus_client import REGISTRY
 from omnigw.diameter.node import DiameterNode
 from omnigw.diameter.peer import Identity, Policy
 from tests.support.ports import free_port
+from tests.support.waiting import until
 
 CONFIG = Path(__file__).parent / "peers" / "freediameter-gy-client.conf"
 pytestmark = pytest.mark.skipif(
@@ -28,14 +28,6 @@ pytestmark = pytest.mark.skipif(
 def count(command: str, kind: str, direction: str) -> float:
     labels = {"command": command, "kind": kind, "direction": direction}
     return REGISTRY.get_sample_value("omnigw_diameter_messages_total", labels) or 0.0
-
-
-async def until(check: Callable[[], bool], within: float) -> None:
-    for _ in range(int(within / 0.05)):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 async def _freediameter(tmp_path: Path, our_port: int, identity: str) -> asyncio.subprocess.Process:

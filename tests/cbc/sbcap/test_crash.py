@@ -11,9 +11,10 @@ import httpx
 
 from omnigw.cbc.sbcap.codec import Ecgi, Tai, WriteReplaceWarningRequest
 from omnigw.sim.mme import SimMme, listen
-from tests.cbc.test_crash import _api, _start, _until
+from tests.cbc.test_crash import _api, _start
 from tests.support.daemon import omnigw
 from tests.support.ports import free_port
+from tests.support.waiting import until
 
 
 async def _peer_state(http: httpx.AsyncClient, alert_id: str) -> str:
@@ -46,10 +47,10 @@ async def test_kill_9_mid_fan_out_to_an_mme_then_restart(tmp_path: Path) -> None
         http = await _api(f"http://127.0.0.1:{api}")
         try:
             first = (await http.post("/api/v1/alerts", json=body)).json()["id"]
-            await _until(lambda: _is(http, first, "active"))
+            await until(lambda: _is(http, first, "active"), within=15)
             mme.silent = True  # the second alert reaches the MME but is never answered
             second = (await http.post("/api/v1/alerts", json={**body, "class": "amber"})).json()
-            await _until(lambda: _count(mme, 2))
+            await until(lambda: _count(mme, 2), within=15)
         finally:
             await http.aclose()
         daemon.send_signal(signal.SIGKILL)
@@ -61,7 +62,7 @@ async def test_kill_9_mid_fan_out_to_an_mme_then_restart(tmp_path: Path) -> None
         daemon = await _start(config, log)
         try:
             http = await _api(f"http://127.0.0.1:{api}")
-            await _until(lambda: _is(http, second["id"], "active"))
+            await until(lambda: _is(http, second["id"], "active"), within=15)
             assert await _peer_state(http, first) == "active"
             again = _writes(mme)[2:]
             # Only the unanswered one is written again, with the serial it had.
