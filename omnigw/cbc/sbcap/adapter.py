@@ -18,8 +18,9 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
+from functools import lru_cache
 
-from omnigw.cbc.areas import Target
+from omnigw.cbc.areas import Target, parse_tai
 from omnigw.cbc.cells import AreaKind, CellId
 from omnigw.cbc.delivery import DeliveryState, Event
 from omnigw.cbc.engine import DeliveryEngine, Request
@@ -61,7 +62,13 @@ def tai_of(cell: CellId) -> Tai:
 
 
 def _served_tais(peer: PeerRuntime) -> tuple[Tai, ...]:
-    return tuple(Tai(t.rsplit("-", 1)[0], int(t.rsplit("-", 1)[1])) for t in peer.cfg.tais)
+    return _tais(tuple(peer.cfg.tais))
+
+
+@lru_cache(maxsize=1024)
+def _tais(texts: tuple[str, ...]) -> tuple[Tai, ...]:
+    """An MME's configured TAIs as its List-of-TAIs (parsed once, not on every write)."""
+    return tuple(tai_of(parse_tai(t)) for t in texts)
 
 
 def _area(target: Target) -> WarningArea | None:
