@@ -50,20 +50,29 @@ class _TcpListener:
         self._server.close()
 
 
-class _Gate(asyncio.Protocol):
-    """Admission for a framed TCP connection: ask who it is, then hand it over."""
+class Gate(asyncio.Protocol):
+    """Server-side admission for a TCP connection: `accept(remote address)` gives the
+    protocol that takes the connection over (its bytes go straight to it from then on),
+    or None to close it."""
 
-    def __init__(self, accept: Callable[[str], MessageProtocol | None]) -> None:
+    def __init__(self, accept: Callable[[str], asyncio.Protocol | None]) -> None:
         self._accept = accept
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        upper = self._accept(str(transport.get_extra_info("peername")[0]))
-        if upper is None:
+        protocol = self._accept(str(transport.get_extra_info("peername")[0]))
+        if protocol is None:
             transport.close()
             return
-        framed = FramedTcp(upper)
-        transport.set_protocol(framed)
-        framed.connection_made(transport)
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+
+
+def _framed(accept: Callable[[str], MessageProtocol | None]) -> Gate:
+    def framed(remote: str) -> FramedTcp | None:
+        upper = accept(remote)
+        return FramedTcp(upper) if upper is not None else None
+
+    return Gate(framed)
 
 
 async def serve(
@@ -74,5 +83,5 @@ async def serve(
     if kind == "sctp":
         return sctp.SctpServer(local, port, accept)
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: _Gate(accept), list(local), port)
+    server = await loop.create_server(lambda: _framed(accept), list(local), port)
     return _TcpListener(server)

@@ -16,6 +16,7 @@ from omnigw.cbc.peering import PeerLinks
 from omnigw.cbc.runtime import PeerRuntime, Runtime
 from omnigw.config import CbspSettings
 from omnigw.reconnect import Reconnector
+from omnigw.transport.open import Gate
 
 log = logging.getLogger("omnigw.cbc")
 
@@ -87,7 +88,7 @@ class CbspPeers(PeerLinks):
         return CbspLink(peer.cfg.name, fsm, self, lambda: peer.cfg.name not in self._rt.holding)
 
     def accept(self) -> asyncio.Protocol:
-        return _Gate(self)
+        return Gate(self.admit)
 
     def admit(self, address: str) -> CbspLink | None:
         """Server mode: a link for a configured peer's address, or None to refuse it."""
@@ -123,20 +124,3 @@ class CbspPeers(PeerLinks):
 
     def link_pdu(self, link: CbspLink, pdu: Pdu) -> None:
         self._south.indication(self._engine, self._peers[link.peer], pdu)
-
-
-class _Gate(asyncio.Protocol):
-    """Server-mode admission: checks the remote address, then gives the transport to a
-    CbspLink, so a peer's bytes go straight to its link from then on."""
-
-    def __init__(self, peers: CbspPeers) -> None:
-        self._peers = peers
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        address = transport.get_extra_info("peername")[0]
-        link = self._peers.admit(address)
-        if link is None:
-            transport.close()
-            return
-        transport.set_protocol(link)
-        link.connection_made(transport)
