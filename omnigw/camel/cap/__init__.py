@@ -1,0 +1,1 @@
+"""CAP: the operations of CAMEL between gsmSSF and gsmSCF."""

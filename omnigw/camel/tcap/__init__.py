@@ -1,0 +1,1 @@
+"""TCAP: transactions, dialogues and components for CAP."""
