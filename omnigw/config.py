@@ -283,8 +283,67 @@ class DiameterConfig(Section):
     gy: GyConfig = GyConfig()
 
 
+class SigtranLink(Section):
+    """An M3UA association to a signalling gateway (an STP): omnigw is the ASP and connects."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    # sctp: kernel SCTP, PPID 3 (RFC 4666). tcp: M3UA over TCP, which RFC 4666 1.3.1 allows.
+    transport: Literal["sctp", "tcp"] = "sctp"
+    addresses: list[BindAddress] = Field(min_length=1)  # the SGP's (several: multi-homing)
+    port: Port = 2905
+    # Local addresses and port: an SGP such as osmo-stp knows its ASPs by these.
+    local_addresses: list[BindAddress] = Field(default_factory=list)
+    local_port: int = Field(default=0, ge=0, le=65535)
+    routing_context: int | None = Field(default=None, ge=0, le=0xFFFFFFFF)
+    traffic_mode: Literal["override", "loadshare"] = "loadshare"
+    heartbeat_seconds: float | None = Field(default=30.0, gt=0)
+    reconnect_max_seconds: float = Field(default=30.0, gt=0)
+
+
+class ReleaseCauses(Section):
+    """What a refused call (Q.850 cause) or SMS (RP-Cause, TS 24.011 8.2.5.4) is released with."""
+
+    no_credit: int = Field(ge=1, le=127)
+    unknown_subscriber: int = Field(ge=1, le=127)
+    failure: int = Field(ge=1, le=127)  # the OCS could not be asked or failed
+
+
 class CamelConfig(Section):
-    """CAMEL gsmSCF over M3UA/SCCP/TCAP; filled in by the CAMEL work."""
+    """The gsmSCF: CAP v2-v4 prepaid voice and SMS over M3UA/SCCP/TCAP, charged in the OCS.
+
+    Charges are rated like Gy's: `ocs.cgrates.rating` rules match CAMEL charges by the
+    service context "camel:<service key>" (Category "call" or "sms" by default; the
+    Destination is the other party: the called party of an MO call, the caller of an MT
+    one, the recipient of an SMS)."""
+
+    enabled: bool = False
+    links: list[SigtranLink] = Field(default_factory=list)
+    point_code: int = Field(default=200, ge=0, le=0x3FFF)  # ours (ITU 14 bits)
+    network_indicator: int = Field(default=2, ge=0, le=3)  # M3UA NI: 2 national
+    # Our global title (E.164 digits), set as the calling address of what we send; without
+    # it the calling address is our point code and SSN.
+    global_title: str | None = Field(default=None, pattern=r"^\d{1,15}$")
+    # Service keys served (from the subscriber's CSI); empty: any. Others are released
+    # with the failure cause.
+    service_keys: list[Annotated[int, Field(ge=0, le=2147483647)]] = Field(default_factory=list)
+    account_from: Literal["e164", "imsi", "first", "crm"] = "e164"
+    country_code: str = Field(default="", pattern=r"^\d{0,3}$")  # for national numbers
+    # Seconds asked of the OCS for each period of a call; None: the OCS's default quota.
+    period_seconds: int | None = Field(default=None, ge=1, le=86400)
+    call_causes: ReleaseCauses = ReleaseCauses(no_credit=31, unknown_subscriber=50, failure=41)
+    sms_causes: ReleaseCauses = ReleaseCauses(no_credit=21, unknown_subscriber=30, failure=41)
+    max_dialogues: int = Field(default=100_000, ge=1)  # beyond: P-Abort resource limitation
+    # A dialogue silent this long is aborted and its charge ended with what was reported;
+    # keep it above the longest period (the switch reports at the end of each).
+    idle_seconds: float = Field(default=7200.0, gt=0)
+
+    @model_validator(mode="after")
+    def _links_when_enabled(self) -> CamelConfig:
+        if self.enabled and not self.links:
+            raise ValueError("camel.enabled needs at least one entry in links")
+        if self.period_seconds is not None and self.idle_seconds <= self.period_seconds:
+            raise ValueError("idle_seconds must exceed period_seconds")
+        return self
 
 
 # The largest amount omnigw takes in one report, grant, top-up or balance: the largest

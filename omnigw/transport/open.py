@@ -11,6 +11,9 @@ from omnigw.transport.base import MessageProtocol, MessageTransport
 from omnigw.transport.framed import FramedTcp
 
 Kind = Literal["sctp", "tcp"]
+# What carries a protocol's messages over TCP: omnigw's framing by default, or a protocol's
+# own delimiting (transport.delimited, for M3UA)
+TcpCarrier = Callable[[MessageProtocol], FramedTcp]
 
 
 class Listener(Protocol):
@@ -27,13 +30,14 @@ async def connect(
     local: Sequence[str],
     upper: MessageProtocol,
     local_port: int = 0,
+    tcp: TcpCarrier = FramedTcp,
 ) -> MessageTransport:
     if kind == "sctp":
         return await sctp.connect(remote, port, local, upper, local_port)
     loop = asyncio.get_running_loop()
     local_addr = (local[0], local_port) if local else None
     _, framed = await loop.create_connection(
-        lambda: FramedTcp(upper), remote[0], port, local_addr=local_addr
+        lambda: tcp(upper), remote[0], port, local_addr=local_addr
     )
     return framed
 
@@ -67,21 +71,25 @@ class Gate(asyncio.Protocol):
         protocol.connection_made(transport)
 
 
-def _framed(accept: Callable[[str], MessageProtocol | None]) -> Gate:
+def _framed(accept: Callable[[str], MessageProtocol | None], tcp: TcpCarrier) -> Gate:
     def framed(remote: str) -> FramedTcp | None:
         upper = accept(remote)
-        return FramedTcp(upper) if upper is not None else None
+        return tcp(upper) if upper is not None else None
 
     return Gate(framed)
 
 
 async def serve(
-    kind: Kind, local: Sequence[str], port: int, accept: Callable[[str], MessageProtocol | None]
+    kind: Kind,
+    local: Sequence[str],
+    port: int,
+    accept: Callable[[str], MessageProtocol | None],
+    tcp: TcpCarrier = FramedTcp,
 ) -> Listener:
     """Listen on `local`; `accept(remote address)` gives each association its protocol, or
     None to refuse it."""
     if kind == "sctp":
         return sctp.SctpServer(local, port, accept)
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: _framed(accept), list(local), port)
+    server = await loop.create_server(lambda: _framed(accept, tcp), list(local), port)
     return _TcpListener(server)

@@ -8,7 +8,14 @@ import asyncio
 import logging
 from typing import Protocol
 
-from omnigw.camel.m3ua.codec import PPID, DecodeError, ProtocolData, decode, encode
+from omnigw.camel.m3ua.codec import (
+    PPID,
+    DecodeError,
+    ProtocolData,
+    decode,
+    encode,
+    frame_length,
+)
 from omnigw.camel.m3ua.fsm import (
     Action,
     Active,
@@ -25,9 +32,15 @@ from omnigw.camel.m3ua.fsm import (
 )
 from omnigw.machine import CancelTimer, Close, StartTimer, TimerExpired
 from omnigw.timers import Timers
-from omnigw.transport.base import MessageTransport
+from omnigw.transport.base import MessageProtocol, MessageTransport
+from omnigw.transport.delimited import DelimitedTcp
 
 log = logging.getLogger("omnigw.camel.m3ua")
+
+
+def over_tcp(upper: MessageProtocol) -> DelimitedTcp:
+    """M3UA over TCP as RFC 4666 1.3.1 has it: messages delimited by their own length."""
+    return DelimitedTcp(upper, frame_length, PPID)
 
 
 class AspHandler(Protocol):
