@@ -264,6 +264,52 @@ def cmd_sim_mme(args: argparse.Namespace) -> int:
     return uvloop.run(main())
 
 
+def cmd_sim_ssf(args: argparse.Namespace) -> int:
+    """A simulated MSC playing prepaid calls or SMS against the gsmSCF, then a summary."""
+    import statistics
+
+    import uvloop
+
+    from omnigw.sim.ssf import CallScenario, SimSsf, SmsScenario, connect_asp, listen_sgp, play
+
+    target = args.connect or args.listen
+    host, _, port = target.rpartition(":")
+
+    async def main() -> int:
+        ssf = SimSsf(point_code=args.point_code, scf_point_code=args.scf_point_code)
+        try:
+            if args.connect:
+                await connect_asp(ssf, args.transport, host, int(port), args.routing_context,
+                                  args.local_port)  # fmt: skip
+            else:
+                await listen_sgp(ssf, args.transport, host, int(port))
+        except OSError as exc:
+            print(f"omnigw sim ssf: cannot reach {target} ({exc.strerror or exc})",
+                  file=sys.stderr)  # fmt: skip
+            return 1
+        print(f"omnigw sim ssf: waiting for the gsmSCF's ASP on {target} ({args.transport})",
+              flush=True)  # fmt: skip
+        await ssf.ready.wait()
+        scenario: CallScenario | SmsScenario
+        if args.sms:
+            scenario = SmsScenario(args.calling, args.called, service_key=args.service_key,
+                                   version=max(args.version, 3))  # fmt: skip
+        else:
+            talk = None if args.talk < 0 else args.talk
+            scenario = CallScenario(args.calling, args.called, service_key=args.service_key,
+                                    version=args.version, mt=args.mt, outcome=args.outcome,
+                                    talk_seconds=talk)  # fmt: skip
+        tally = await play(ssf, scenario, args.calls, args.concurrency)
+        ms = sorted(x * 1000 for x in tally.latencies) or [0.0]
+        p99 = ms[max(int(len(ms) * 0.99) - 1, 0)]
+        print(f"{args.calls} {'SMS' if args.sms else 'calls'} in {tally.seconds:.2f} s: "
+              f"{tally.outcomes}; {tally.transactions} answers, p50 "
+              f"{statistics.median(ms):.2f} ms, p99 {p99:.2f} ms")  # fmt: skip
+        return 0
+
+    return uvloop.run(main())
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="omnigw", description="omnigw telecom gateway")
     parser.add_argument("--version", action="version", version=f"omnigw {__version__}")
@@ -340,6 +386,39 @@ def _parser() -> argparse.ArgumentParser:
     mme.add_argument("--transport", choices=["sctp", "tcp"], default="sctp",
                      help="kernel SCTP, or SBc-AP framed over TCP (labs without SCTP)")  # fmt: skip
     mme.set_defaults(func=cmd_sim_mme)
+    ssf = sim.add_parser("ssf", help="a simulated MSC (gsmSSF) playing prepaid calls or SMS")
+    where = ssf.add_mutually_exclusive_group()
+    where.add_argument(
+        "--listen",
+        default="127.0.0.1:2905",
+        help="stand in for the STP: the gsmSCF's ASP connects here",
+    )
+    where.add_argument("--connect", help="HOST:PORT of an STP to join as an ASP")
+    ssf.add_argument("--transport", choices=["sctp", "tcp"], default="sctp")
+    ssf.add_argument("--routing-context", type=int, default=100)
+    ssf.add_argument("--local-port", type=int, default=0, help="the STP knows its ASPs by it")
+    ssf.add_argument("--point-code", type=int, default=100)
+    ssf.add_argument("--scf-point-code", type=int, default=200)
+    ssf.add_argument("--calls", type=int, default=1, help="calls (or SMS) to play")
+    ssf.add_argument("--concurrency", type=int, default=1)
+    ssf.add_argument("--calling", default="34600000001")
+    ssf.add_argument("--called", default="34600000002")
+    ssf.add_argument("--service-key", type=int, default=100)
+    ssf.add_argument("--version", type=int, choices=[2, 3, 4], default=3)
+    ssf.add_argument("--mt", action="store_true", help="mobile terminated")
+    ssf.add_argument(
+        "--outcome",
+        default="answer",
+        choices=["answer", "busy", "no_answer", "abandon", "route_failure"],
+    )
+    ssf.add_argument(
+        "--talk",
+        type=float,
+        default=60.0,
+        help="seconds talked (simulated time); -1: until released",
+    )
+    ssf.add_argument("--sms", action="store_true", help="SMS instead of calls (CAP v3/v4)")
+    ssf.set_defaults(func=cmd_sim_ssf)
     return parser
 
 

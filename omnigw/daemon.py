@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from omnigw import __version__, logs
 from omnigw.api.app import ApiServer, build_app
 from omnigw.api.context import ApiContext
+from omnigw.camel.service import CamelService
 from omnigw.cbc import api as cbc_api
 from omnigw.cbc import intake as cbc_intake
 from omnigw.cbc import inventory
@@ -37,7 +38,7 @@ from omnigw.crm_bridge.plays import Plays
 from omnigw.crm_bridge.steps import Tools
 from omnigw.crm_bridge.subscribers import SubscriberIndex
 from omnigw.diameter.codec import Avp
-from omnigw.diameter.gy import AccountResolver, GyApplication
+from omnigw.diameter.gy import AccountResolver, GyApplication, account_resolver
 from omnigw.diameter.node import DiameterNode
 from omnigw.diameter.peer import ORIGIN_HOST, ORIGIN_REALM, Identity, Policy
 from omnigw.identity.service import IdentityService
@@ -147,6 +148,7 @@ class Daemon:
         self.provisioner: Provisioner | None = None
         self.gy: GyApplication | None = None
         self.diameter: DiameterNode | None = None
+        self.camel: CamelService | None = None
         self._reload_lock = asyncio.Lock()
 
     @property
@@ -200,6 +202,12 @@ class Daemon:
             await self.gy.start()
             self.diameter = diameter_node(cfg.diameter, self.gy)
             await self.diameter.start()
+        if cfg.camel.enabled:
+            by_crm = cfg.camel.account_from == "crm"
+            resolve = (self.subscribers.resolve if by_crm
+                       else account_resolver(cfg.camel.account_from))  # fmt: skip
+            self.camel = CamelService(cfg.camel, self.ocs, resolve)
+            await self.camel.start()
         self._context = ApiContext(
             identity=identity, settings=cfg.api, readiness={"store": self._store_ready}
         )
@@ -251,6 +259,7 @@ class Daemon:
                 ("api.max_body_bytes", old.api.max_body_bytes, new.api.max_body_bytes),
                 ("cbc", old.cbc, new.cbc),
                 ("diameter", old.diameter, new.diameter),
+                ("camel", old.camel, new.camel),
                 ("ocs", old.ocs, new.ocs),
                 ("crm", old.crm, new.crm),
             )
@@ -299,6 +308,8 @@ class Daemon:
             await self._api.stop()
         if self.provisioner is not None:
             await self.provisioner.stop(self.cfg.api.drain_grace_seconds)
+        if self.camel is not None:
+            await self.camel.stop()  # open dialogues end with what was reported
         if self.subscribers is not None:
             await self.subscribers.close()
         if self.diameter is not None:

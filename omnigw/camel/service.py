@@ -152,10 +152,15 @@ class CamelService:
                 await self._sweeper
         for dialogue in self.dialogues.expired(float("inf")):
             self._feed(dialogue, Lost("shutting down", timed_out=True))
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.settled()
         for link in self.links.values():
             link.close("shutting down")
+
+    async def settled(self) -> None:
+        """Wait until the OCS has answered everything asked of it so far (a dialogue's
+        answer to the switch does not wait for its charge to end)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _sweep(self) -> None:
         loop = asyncio.get_running_loop()

@@ -71,6 +71,7 @@ class CallScenario:
     mt: bool = False
     outcome: str = "answer"  # or busy, no_answer, abandon, route_failure
     talk_seconds: float | None = 60.0  # None: until the gsmSCF releases the call
+    hold: asyncio.Event | None = None  # once answered, report only after this is set
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,7 @@ class SimSsf:
         self._next = 0
         self.ready = asyncio.Event()
         self.unexpected: list[bytes] = []  # messages for no dialogue of ours
+        self.returned: list[Unitdata] = []  # our SCCP messages that came back (UDTS/XUDTS)
 
     # --- the wire -------------------------------------------------------------------------
 
@@ -145,6 +147,9 @@ class SimSsf:
 
     def receive(self, data: ProtocolData) -> None:
         udt = sccp.decode(data.data)
+        if udt.return_cause is not None:
+            self.returned.append(udt)
+            return
         msg = tcap.decode(udt.data)
         box = self._boxes.get(msg.dtid or b"")
         if box is None:
@@ -153,8 +158,11 @@ class SimSsf:
         box.put(msg)
 
     def _send(self, msg: tcap.Message, sls: int = 0) -> None:
+        self.send_sccp(sccp.encode(Unitdata(self.scf, self.address, tcap.encode(msg))), sls)
+
+    def send_sccp(self, data: bytes, sls: int = 0) -> None:
+        """Any SCCP octets to the gsmSCF's point code."""
         assert self._link is not None, "not connected"
-        data = sccp.encode(Unitdata(self.scf, self.address, tcap.encode(msg)))
         self._link.transfer(ProtocolData(self.point_code, self.scf_point_code, SCCP_SI,
                                          self.ni, 0, sls, data))  # fmt: skip
 
@@ -209,6 +217,8 @@ class SimSsf:
         self._send(self._continue(otid, box, self._erb(
             cap.BcsmReport(ANSWER_EVENT[s.mt], leg=2, notification=True))))  # fmt: skip
         leg = 2 if s.mt else 1
+        if s.hold is not None:
+            await s.hold.wait()
         while True:
             elapsed = result.reported + result.periods[-1]
             talk = None if s.talk_seconds is None else round(s.talk_seconds * 10)
@@ -294,10 +304,7 @@ class SimSsf:
         otid = data[4:8] if data[2:4] == b"\x48\x04" else b""
         box = self._boxes.setdefault(otid, Mailbox())
         try:
-            udt = sccp.encode(Unitdata(self.scf, self.address, data))
-            assert self._link is not None
-            self._link.transfer(ProtocolData(self.point_code, self.scf_point_code, SCCP_SI,
-                                             self.ni, 0, 0, udt))  # fmt: skip
+            self.send_sccp(sccp.encode(Unitdata(self.scf, self.address, data)))
             if not wait:
                 return None
             async with asyncio.timeout(self.timeout):
@@ -403,3 +410,40 @@ async def connect_asp(
     link = AspLink("sim-ssf", AspFsm(routing_context, heartbeat=None), _AspSide(ssf))
     await connect(kind, [host], port, [], link, local_port, tcp=over_tcp)
     return link
+
+
+@dataclass
+class Tally:
+    """What a batch of calls or SMS came to."""
+
+    outcomes: dict[str, int] = field(default_factory=dict)  # ended_by[:cause] -> count
+    latencies: list[float] = field(default_factory=list)
+    transactions: int = 0  # messages the gsmSCF answered
+    seconds: float = 0.0
+
+    def add(self, result: Result) -> None:
+        key = result.ended_by + (f":{result.cause}" if result.cause is not None else "")
+        self.outcomes[key] = self.outcomes.get(key, 0) + 1
+        self.latencies.extend(result.latencies)
+        self.transactions += len(result.latencies)
+
+
+async def play(ssf: SimSsf, scenario: CallScenario | SmsScenario, count: int,
+               concurrency: int) -> Tally:  # fmt: skip
+    """`count` calls (or SMS) of `scenario`, `concurrency` at a time."""
+    tally = Tally()
+    started = time.perf_counter()
+    left = count
+
+    async def worker() -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            if isinstance(scenario, CallScenario):
+                tally.add(await ssf.call(scenario))
+            else:
+                tally.add(await ssf.sms(scenario))
+
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, count))))
+    tally.seconds = time.perf_counter() - started
+    return tally

@@ -14,6 +14,8 @@ from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from omnigw.camel.cap.codec import Op
+from omnigw.camel.sccp import codec as sccp
+from omnigw.camel.sccp.codec import Address, ReturnCause, Unitdata
 from omnigw.camel.service import CamelService
 from omnigw.camel.tcap import codec as tcap
 from omnigw.camel.tcap.codec import (
@@ -34,6 +36,7 @@ from omnigw.ocs.embedded import EmbeddedOcs
 from omnigw.sim.ssf import CallScenario, SimSsf, SmsScenario, listen_sgp
 from omnigw.store.engine import session_factory
 from tests.support.ports import free_port
+from tests.support.waiting import until
 
 ALICE, BOB = "34600000001", "34600000002"
 
@@ -44,7 +47,9 @@ class Lab:
     scf: CamelService
     ocs: EmbeddedOcs
 
-    def seconds(self, account: str) -> int:
+    async def seconds(self, account: str) -> int:
+        """The balance once every charge asked so far has been answered."""
+        await self.scf.settled()
         return (self.ocs.balance_of(account) or {}).get("seconds", 0)
 
 
@@ -87,7 +92,7 @@ async def test_a_prepaid_call_is_charged_for_the_seconds_it_talked(lab: Lab) -> 
     result = await lab.ssf.call(CallScenario(talk_seconds=451.2))
     assert result.periods == [3000, 3000]  # ApplyCharging: 300 s each, in 100 ms units
     assert result.ended_by == "scf" and result.reported == 4512
-    assert lab.seconds(ALICE) == 3600 - 452
+    assert await lab.seconds(ALICE) == 3600 - 452
     assert metric("omnigw_camel_dialogues_total", service="call", outcome="completed") == before + 1
     assert metric("omnigw_camel_dialogues_active", service="call") == 0
 
@@ -96,7 +101,7 @@ async def test_the_last_of_the_credit_is_granted_final_and_the_switch_releases(l
     await lab.ocs.set_balance(ALICE, Unit.SECONDS, 400)
     result = await lab.ssf.call(CallScenario(talk_seconds=None))
     assert result.periods == [3000, 1000] and result.release_at_expiry
-    assert result.reported == 4000 and lab.seconds(ALICE) == 0
+    assert result.reported == 4000 and await lab.seconds(ALICE) == 0
 
 
 async def test_a_call_is_released_with_cause_31_when_the_credit_is_gone(lab: Lab) -> None:
@@ -104,7 +109,7 @@ async def test_a_call_is_released_with_cause_31_when_the_credit_is_gone(lab: Lab
     before = metric("omnigw_camel_releases_total", service="call", cause="31")
     result = await lab.ssf.call(CallScenario(talk_seconds=None))
     assert (result.ended_by, result.cause) == ("released", 31)
-    assert result.periods == [3000] and lab.seconds(ALICE) == 0
+    assert result.periods == [3000] and await lab.seconds(ALICE) == 0
     assert metric("omnigw_camel_releases_total", service="call", cause="31") == before + 1
 
 
@@ -118,17 +123,17 @@ async def test_an_unanswered_call_costs_nothing(lab: Lab, outcome: str) -> None:
     result = await lab.ssf.call(CallScenario(outcome=outcome))
     assert result.ended_by == "scf" and result.periods == [3000]
     await lab.ocs.flush()
-    assert lab.seconds(ALICE) == 3600
+    assert await lab.seconds(ALICE) == 3600
     # the reservation went back: the whole balance can be granted again
     again = await lab.ssf.call(CallScenario(talk_seconds=10))
-    assert again.periods == [3000] and lab.seconds(ALICE) == 3590
+    assert again.periods == [3000] and await lab.seconds(ALICE) == 3590
 
 
 async def test_a_mobile_terminated_call_charges_the_called_subscriber(lab: Lab) -> None:
     result = await lab.ssf.call(CallScenario(calling="912345678", called=BOB, mt=True,
                                              talk_seconds=30))  # fmt: skip
     assert result.ended_by == "scf"
-    assert lab.seconds(BOB) == 3600 - 30 and lab.seconds(ALICE) == 3600
+    assert await lab.seconds(BOB) == 3600 - 30 and await lab.seconds(ALICE) == 3600
 
 
 @pytest.mark.parametrize("version", [2, 3, 4])
@@ -138,7 +143,7 @@ async def test_each_cap_version_plays_a_whole_call(lab: Lab, version: int) -> No
     first = result.received[0]
     assert isinstance(first.dialogue, Response)
     assert first.dialogue.result is AssociateResult.ACCEPTED
-    assert lab.seconds(ALICE) == 3600 - 650
+    assert await lab.seconds(ALICE) == 3600 - 650
 
 
 async def test_an_sms_is_charged_one_unit_when_submitted_and_nothing_when_it_fails(
@@ -150,6 +155,7 @@ async def test_an_sms_is_charged_one_unit_when_submitted_and_nothing_when_it_fai
     assert ops == [Op.REQUEST_REPORT_SMS_EVENT, Op.CONTINUE_SMS]
     failed = await lab.ssf.sms(SmsScenario(submitted=False, version=4))
     assert failed.ended_by == "scf"
+    await lab.scf.settled()
     assert (lab.ocs.balance_of(ALICE) or {})["units"] == 9
 
 
@@ -165,7 +171,7 @@ async def test_calls_at_once_each_get_their_own_dialogue_and_charge(lab: Lab) ->
         *(lab.ssf.call(CallScenario(talk_seconds=12)) for _ in range(50))
     )
     assert all(r.ended_by == "scf" and r.periods == [3000] for r in results)
-    assert lab.seconds(ALICE) == 50 * 300 - 50 * 12
+    assert await lab.seconds(ALICE) == 50 * 300 - 50 * 12
 
 
 async def test_the_first_period_is_credit_held_so_calls_at_once_cannot_overspend(lab: Lab) -> None:
@@ -175,7 +181,7 @@ async def test_the_first_period_is_credit_held_so_calls_at_once_cannot_overspend
     firsts = sorted(r.periods[0] for r in results if r.periods)
     assert firsts == [1000, 3000, 3000]  # 300 + 300 + the 100 s left
     assert [r.cause for r in results if not r.periods] == [31]
-    assert lab.seconds(ALICE) == 0
+    assert await lab.seconds(ALICE) == 0
 
 
 # --- what cannot be served ---------------------------------------------------------------------
@@ -239,3 +245,27 @@ async def test_a_flood_of_begins_past_the_table_is_refused_for_resource_limitati
         assert kinds == [Kind.CONTINUE] * 5 + [Kind.ABORT] * 3
         assert all(a is not None and a.p_abort is PAbort.RESOURCE_LIMITATION for a in answers[5:])
         assert len(lab.scf.dialogues) == 5
+
+
+async def test_unitdata_for_another_subsystem_is_returned_when_the_sender_asks(lab: Lab) -> None:
+    before = metric("omnigw_camel_errors_total", layer="sccp", cause="unequipped_user")
+    hlr = Address(ssn=6, point_code=200)
+    lab.ssf.send_sccp(
+        sccp.encode(Unitdata(hlr, lab.ssf.address, b"\x62\x00", return_on_error=True))
+    )
+    lab.ssf.send_sccp(sccp.encode(Unitdata(hlr, lab.ssf.address, b"\x62\x00")))  # no return
+    await until(lambda: len(lab.ssf.returned) == 1)
+    [back] = lab.ssf.returned
+    assert back.return_cause == ReturnCause.UNEQUIPPED_USER and back.data == b"\x62\x00"
+    assert back.called == lab.ssf.address and back.calling == hlr
+    await until(lambda: metric("omnigw_camel_errors_total", layer="sccp",
+                               cause="unequipped_user") == before + 2)  # fmt: skip
+
+
+async def test_unreadable_sccp_is_counted_and_the_link_serves_on(lab: Lab) -> None:
+    before = metric("omnigw_camel_errors_total", layer="sccp", cause="malformed")
+    lab.ssf.send_sccp(b"\x09\x00\x03\x07")  # a UDT cut short
+    await until(lambda: metric("omnigw_camel_errors_total", layer="sccp",
+                               cause="malformed") == before + 1)  # fmt: skip
+    assert (await lab.ssf.call(CallScenario(talk_seconds=3))).ended_by == "scf"
+    assert metric("omnigw_camel_asp_active", link="stp") == 1
