@@ -274,13 +274,17 @@ def cmd_sim_ssf(args: argparse.Namespace) -> int:
 
     target = args.connect or args.listen
     host, _, port = target.rpartition(":")
+    if args.local_port and not args.local_address:
+        print("omnigw sim ssf: --local-port needs --local-address", file=sys.stderr)
+        return 2
 
     async def main() -> int:
         ssf = SimSsf(point_code=args.point_code, scf_point_code=args.scf_point_code)
         try:
             if args.connect:
+                local = [args.local_address] if args.local_address else []
                 await connect_asp(ssf, args.transport, host, int(port), args.routing_context,
-                                  args.local_port)  # fmt: skip
+                                  local, args.local_port)  # fmt: skip
             else:
                 await listen_sgp(ssf, args.transport, host, int(port))
         except OSError as exc:
@@ -396,6 +400,7 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--connect", help="HOST:PORT of an STP to join as an ASP")
     ssf.add_argument("--transport", choices=["sctp", "tcp"], default="sctp")
     ssf.add_argument("--routing-context", type=int, default=100)
+    ssf.add_argument("--local-address", help="bind to it (with --local-port)")
     ssf.add_argument("--local-port", type=int, default=0, help="the STP knows its ASPs by it")
     ssf.add_argument("--point-code", type=int, default=100)
     ssf.add_argument("--scf-point-code", type=int, default=200)

@@ -299,6 +299,12 @@ class SigtranLink(Section):
     heartbeat_seconds: float | None = Field(default=30.0, gt=0)
     reconnect_max_seconds: float = Field(default=30.0, gt=0)
 
+    @model_validator(mode="after")
+    def _port_needs_address(self) -> SigtranLink:
+        if self.local_port and not self.local_addresses:
+            raise ValueError("local_port needs local_addresses to bind it on")
+        return self
+
 
 class ReleaseCauses(Section):
     """What a refused call (Q.850 cause) or SMS (RP-Cause, TS 24.011 8.2.5.4) is released with."""

@@ -110,3 +110,14 @@ def test_a_bad_address_is_one_plain_line_naming_the_key(tmp_path: Path) -> None:
     assert result.returncode == 1
     lines = [line for line in (result.stdout + result.stderr).splitlines() if "peers" in line]
     assert lines == ["cbc.peers.0.address: not an IPv4 or IPv6 address: '1.2.3'"]
+
+
+def test_camel_needs_links_when_enabled_and_local_ports_need_addresses() -> None:
+    with pytest.raises(ConfigError, match="camel: camel.enabled needs at least one entry"):
+        parse_config("camel: {enabled: true}")
+    with pytest.raises(ConfigError, match="local_port needs local_addresses"):
+        parse_config("camel: {links: [{name: stp, addresses: [10.0.0.1], local_port: 3002}]}")
+    with pytest.raises(ConfigError, match="idle_seconds must exceed period_seconds"):
+        parse_config("camel: {period_seconds: 600, idle_seconds: 300}")
+    cfg = parse_config("camel: {enabled: true, links: [{name: stp, addresses: [10.0.0.1]}]}")
+    assert cfg.camel.links[0].port == 2905 and cfg.camel.call_causes.no_credit == 31

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from omnigw.camel.cap import codec as cap
@@ -404,11 +405,13 @@ async def connect_asp(
     host: str,
     port: int,
     routing_context: int | None,
+    local: Sequence[str] = (),
     local_port: int = 0,
 ) -> AspLink:
-    """Join an STP as an ASP of its own; `ssf.ready` is set once the ASP is active."""
+    """Join an STP as an ASP of its own (the STP may know it by `local` addresses and
+    `local_port`); `ssf.ready` is set once the ASP is active."""
     link = AspLink("sim-ssf", AspFsm(routing_context, heartbeat=None), _AspSide(ssf))
-    await connect(kind, [host], port, [], link, local_port, tcp=over_tcp)
+    await connect(kind, [host], port, list(local), link, local_port, tcp=over_tcp)
     return link
 
 

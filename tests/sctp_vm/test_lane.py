@@ -3,8 +3,9 @@
 
 Builds a throw-away VM from a stock Debian kernel (scripts/sctp-vm/), boots it under QEMU's
 software emulation with this checkout and its interpreter shared at their own paths, and
-runs guest_sbcap.py and guest_m3ua.py there with pytest. Without qemu, busybox, cpio or
-osmo-stp the test says so as a peer that is unavailable (make test installs them as root)."""
+runs guest_sbcap.py and guest_m3ua.py (M3UA, then a prepaid call and an SMS through
+osmo-stp) there with pytest. Without qemu, busybox, cpio or osmo-stp the test says so as
+a peer that is unavailable (make test installs them as root)."""
 
 from __future__ import annotations
 
