@@ -9,8 +9,6 @@ switches send it. Pure; errors are DecodeError with what was wrong.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 
 class DecodeError(ValueError):
     pass
@@ -24,8 +22,11 @@ def _length(n: int) -> bytes:
 
 
 def tlv(tag: int, value: bytes) -> bytes:
+    n = len(value)
+    if tag < 0x100 and n < 0x80:  # nearly every TLV of TCAP and CAP: two octets of header
+        return bytes((tag, n)) + value
     head = tag.to_bytes((tag.bit_length() + 7) // 8 or 1, "big")
-    return head + _length(len(value)) + value
+    return head + _length(n) + value
 
 
 def integer(n: int) -> bytes:
@@ -109,20 +110,32 @@ def read(data: bytes, pos: int, end: int) -> tuple[int, int, int, int]:
     return tag, pos, pos + n, pos + n
 
 
-def items(data: bytes, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes]]:
+def items(data: bytes, start: int = 0, end: int | None = None) -> list[tuple[int, bytes]]:
     """The TLVs one after another between `start` and `end`: (tag, value)."""
     stop = len(data) if end is None else end
+    out = []
     pos = start
     while pos < stop:
+        # the common case inline (a low tag number, a short definite length); read() else
+        first = data[pos]
+        if first & 0x1F != 0x1F and pos + 1 < stop and data[pos + 1] < 0x80:
+            after = pos + 2 + data[pos + 1]
+            if after > stop:
+                raise DecodeError(f"a value of {data[pos + 1]} octets runs past the end")
+            out.append((first, data[pos + 2 : after]))
+            pos = after
+            continue
         tag, vs, ve, pos = read(data, pos, stop)
-        yield tag, data[vs:ve]
+        out.append((tag, data[vs:ve]))
+    return out
 
 
 def fields(value: bytes) -> dict[int, bytes]:
     """A SEQUENCE's components by tag (the first of each; ours never repeat a tag)."""
     found: dict[int, bytes] = {}
     for tag, inner in items(value):
-        found.setdefault(tag, inner)
+        if tag not in found:
+            found[tag] = inner
     return found
 
 

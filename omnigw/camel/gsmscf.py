@@ -63,6 +63,9 @@ MO_EVENTS = [(Event.ROUTE_SELECT_FAILURE, N, None), (Event.O_CALLED_PARTY_BUSY, 
 MT_EVENTS = [(Event.T_BUSY, N, None), (Event.T_NO_ANSWER, N, None), (Event.T_ANSWER, N, None),
              (Event.T_DISCONNECT, WAIT, 1), (Event.T_DISCONNECT, WAIT, 2),
              (Event.T_ABANDON, N, None)]  # fmt: skip
+# The arming is the same for every call of a direction: written once
+MO_ARMING = cap.request_report_bcsm(MO_EVENTS)
+MT_ARMING = cap.request_report_bcsm(MT_EVENTS)
 MO_SMS_EVENTS = [(SmsEvent.O_SMS_SUBMISSION, N), (SmsEvent.O_SMS_FAILURE, N)]
 MT_SMS_EVENTS = [(SmsEvent.T_SMS_DELIVERY, N), (SmsEvent.T_SMS_FAILURE, N)]
 
@@ -360,7 +363,7 @@ class CallMachine(Machine):
         if self.state is State.AUTHORIZING:
             self._send(
                 Op.REQUEST_REPORT_BCSM_EVENT,
-                cap.request_report_bcsm(MT_EVENTS if self.leg == 2 else MO_EVENTS),
+                MT_ARMING if self.leg == 2 else MO_ARMING,
             )
             self._apply(event.grant)
             self._send(Op.CONTINUE)

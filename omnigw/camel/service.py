@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from omnigw import eager
 from omnigw.camel.cap.codec import Op, Service
 from omnigw.camel.gsmscf import (
     Abort,
@@ -280,12 +281,13 @@ class CamelService:
                         service_context=f"camel:{machine.service_key}",
                         other_party=machine.parties.other)  # fmt: skip
         call.requests += 1
-        task = asyncio.get_running_loop().create_task(
-            self._ocs_step(dialogue, call, ask.step, charge, call.pending)
-        )
-        call.pending = task
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        previous = call.pending if call.pending is not None and not call.pending.done() else None
+        # Run at once what need not wait (the embedded OCS never does); a task otherwise.
+        task = eager.start(self._ocs_step(dialogue, call, ask.step, charge, previous))
+        if task is not None:
+            call.pending = task
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _ocs_step(
         self,
@@ -295,7 +297,7 @@ class CamelService:
         charge: Charge,
         previous: asyncio.Task[None] | None,
     ) -> None:
-        if previous is not None and not previous.done():
+        if previous is not None:
             await asyncio.wait([previous])
         if step is Step.TERMINATE:
             try:

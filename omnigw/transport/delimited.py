@@ -19,17 +19,32 @@ class DelimitedTcp(FramedTcp):
     def __init__(self, upper: MessageProtocol, frame_length: FrameLength, ppid: int) -> None:
         super().__init__(upper)
         self._frame_length, self._ppid = frame_length, ppid
+        # While the messages of one read are handed up, what they answer is held and then
+        # written in one go: one write (a system call) per read, not one per message.
+        self._held: list[bytes] | None = None
 
     def send(self, data: bytes, stream: int, ppid: int) -> None:
         if self._transport is None or self._transport.is_closing():
             raise ConnectionError("association is down")
-        self._transport.write(data)
+        if self._held is not None:
+            self._held.append(data)
+        else:
+            self._transport.write(data)
 
     @property
     def streams(self) -> int:
         return 1
 
     def data_received(self, data: bytes) -> None:
+        self._held = []
+        try:
+            self._split(data)
+        finally:
+            held, self._held = self._held, None
+            if held and self._transport is not None and not self._transport.is_closing():
+                self._transport.write(b"".join(held))
+
+    def _split(self, data: bytes) -> None:
         self._buffer += data
         while self._buffer:
             try:

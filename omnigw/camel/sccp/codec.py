@@ -88,7 +88,32 @@ def _digits(raw: bytes, odd: bool) -> str:
     return text[:-1] if odd else text
 
 
+# A gsmSCF hears from a handful of switches and writes its own address on every answer:
+# addresses are read and written once per distinct value (bounded, forgotten when full).
+_ENCODED: dict[Address, bytes] = {}
+_DECODED: dict[bytes, Address] = {}
+_REMEMBERED = 4096
+
+
 def encode_address(a: Address) -> bytes:
+    raw = _ENCODED.get(a)
+    if raw is None:
+        if len(_ENCODED) >= _REMEMBERED:
+            _ENCODED.clear()
+        raw = _ENCODED[a] = _encode_address(a)
+    return raw
+
+
+def decode_address(raw: bytes) -> Address:
+    a = _DECODED.get(raw)
+    if a is None:
+        if len(_DECODED) >= _REMEMBERED:
+            _DECODED.clear()
+        a = _DECODED[raw] = _decode_address(raw)
+    return a
+
+
+def _encode_address(a: Address) -> bytes:
     gti = 4 if isinstance(a.gt, GlobalTitle) else (a.gt[0] if a.gt else 0)
     indicator = (a.point_code is not None) | (a.ssn is not None) << 1 | gti << 2
     indicator |= a.route_on_ssn << 6
@@ -106,7 +131,7 @@ def encode_address(a: Address) -> bytes:
     return bytes(out)
 
 
-def decode_address(raw: bytes) -> Address:
+def _decode_address(raw: bytes) -> Address:
     if not raw:
         raise DecodeError("an empty party address")
     indicator, pos = raw[0], 1

@@ -28,7 +28,7 @@ class Kind(IntEnum):
     ABORT = 0x67
 
 
-KINDS = frozenset(Kind)
+KINDS = {kind.value: kind for kind in Kind}
 
 
 class PAbort(IntEnum):
@@ -214,7 +214,21 @@ def encode(msg: Message) -> bytes:
 # --- decoding -------------------------------------------------------------------------------
 
 
+# Dialogue portions come from a handful of contexts and answers: each distinct one is read
+# once (bounded, forgotten when full).
+_DIALOGUES: dict[bytes, DialoguePdu] = {}
+
+
 def _read_dialogue(value: bytes) -> DialoguePdu:
+    pdu = _DIALOGUES.get(value)
+    if pdu is None:
+        if len(_DIALOGUES) >= 1024:
+            _DIALOGUES.clear()
+        pdu = _DIALOGUES[value] = _parse_dialogue(value)
+    return pdu
+
+
+def _parse_dialogue(value: bytes) -> DialoguePdu:
     tag, external = only(value)
     if tag != 0x28:
         raise BerError("a dialogue portion that is not an EXTERNAL")
@@ -301,13 +315,15 @@ def decode(data: bytes) -> Message:
     otid: bytes | None = None
     try:
         tag, vs, ve, after = read(data, 0, len(data))
-        if tag not in KINDS:
+        kind = KINDS.get(tag)
+        if kind is None:
             raise DecodeError(f"message type {tag:#x}", PAbort.UNRECOGNIZED_MESSAGE_TYPE)
-        kind = Kind(tag)
         parts: dict[int, bytes] = {}
+        pos = vs
         try:
-            for part_tag, value in items(data, vs, ve):
-                parts.setdefault(part_tag, value)
+            while pos < ve:
+                part_tag, part_start, part_end, pos = read(data, pos, ve)
+                parts.setdefault(part_tag, data[part_start:part_end])
         finally:  # what was read before a fault still names the sender, for the P-Abort
             otid = parts.get(0x48)
         dtid = parts.get(0x49)
