@@ -1,7 +1,10 @@
 """M3UA's codec and the ASP machine as a specification, without sockets; every message the
-codec writes is read by tshark's M3UA dissector as meant."""
+codec writes is read by tshark's M3UA dissector as meant; M3UA over TCP delimited by its
+own lengths."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
@@ -43,7 +46,9 @@ from omnigw.camel.m3ua.fsm import (
     State,
     Transfer,
 )
+from omnigw.camel.m3ua.link import over_tcp
 from omnigw.machine import CancelTimer, Close, StartTimer, TimerExpired
+from omnigw.transport.delimited import DelimitedTcp
 from tests.support import tshark
 
 # An SCCP UDT: type, class, pointers; called and calling party (route on SSN, PC, SSN 254);
@@ -174,3 +179,59 @@ def test_tshark_reads_every_message_the_codec_writes() -> None:
         assert row["m3ua.message_class"] == [str(msg.kind[0])]
         assert row["m3ua.message_type"] == [str(msg.kind[1])]
     assert rows[3]["m3ua.protocol_data_opc"] == ["100"] and rows[3]["m3ua.routing_context"] == ["7"]
+
+
+class _Upper:
+    """A user of the transport that answers every message it is handed."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[bytes, int, int]] = []
+        self.transport: DelimitedTcp | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        pass
+
+    def message_received(self, data: bytes, stream: int, ppid: int) -> None:
+        self.got.append((data, stream, ppid))
+        assert self.transport is not None
+        self.transport.send(b"answer:" + data[:4], 1, PPID)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        pass
+
+    def writable(self, writable: bool) -> None:
+        pass
+
+
+class _Socket:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.aborted = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def is_closing(self) -> bool:
+        return self.aborted
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+def test_m3ua_over_tcp_is_delimited_by_its_own_length_and_answered_in_one_write() -> None:
+    upper = _Upper()
+    link = over_tcp(upper)
+    upper.transport = link
+    socket = _Socket()
+    link._transport = socket  # type: ignore[assignment]  # as connection_made would set it
+    a, b = encode(message(ASPUP)), encode(message(DATA, (Tag.PROTOCOL_DATA, SCCP.encode())))
+    stream = a + b + a
+    link.data_received(stream[:3])  # less than a header
+    link.data_received(stream[3 : len(a) + 5])  # the first message, and some of the second
+    assert [m for m, _, _ in upper.got] == [a] and socket.writes == [b"answer:" + a[:4]]
+    link.data_received(stream[len(a) + 5 :])  # the rest: two messages, one write
+    assert [m for m, _, _ in upper.got] == [a, b, a]
+    assert all(s == 0 and p == PPID for _, s, p in upper.got) and link.streams == 1
+    assert socket.writes[1] == b"answer:" + b[:4] + b"answer:" + a[:4]
+    link.data_received(b"\x01\x00\x01\x01\x00\x00\x00\x02")  # a length shorter than a header
+    assert socket.aborted

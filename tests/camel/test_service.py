@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,8 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from omnigw.camel.cap.codec import Op
+from omnigw.camel.cap import codec as cap
+from omnigw.camel.cap.codec import Event, Op
 from omnigw.camel.sccp import codec as sccp
 from omnigw.camel.sccp.codec import Address, ReturnCause, Unitdata
 from omnigw.camel.service import CamelService
@@ -28,6 +30,7 @@ from omnigw.camel.tcap.codec import (
     Reject,
     Request,
     Response,
+    UserAbort,
 )
 from omnigw.config import CamelConfig, Quota
 from omnigw.diameter.gy import account_resolver
@@ -269,3 +272,28 @@ async def test_unreadable_sccp_is_counted_and_the_link_serves_on(lab: Lab) -> No
                                cause="malformed") == before + 1)  # fmt: skip
     assert (await lab.ssf.call(CallScenario(talk_seconds=3))).ended_by == "scf"
     assert metric("omnigw_camel_asp_active", link="stp") == 1
+
+
+async def test_a_dialogue_that_goes_silent_is_aborted_and_its_reservation_given_back(
+    sqlite_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    async for lab in start_lab(sqlite_engine, tmp_path, idle_seconds=1.0, period_seconds=None):
+        before = metric("omnigw_camel_dialogues_total", service="call", outcome="timed_out")
+        context = (0, 4, 0, 0, 1, 21, 3, 4)
+        parties = cap.Number(ALICE, True), cap.Number(BOB, True)
+        idp = cap.encode_initial_dp(cap.InitialDp(100, Event.COLLECTED_INFO, *parties))
+        otid = b"\xcc\x00\x00\x01"
+        answer = await lab.ssf.raw(begin(otid, context, Invoke(1, Op.INITIAL_DP, idp)))
+        assert answer is not None and answer.kind is Kind.CONTINUE  # armed, then nothing more
+        assert lab.ocs.balance_of(ALICE) is not None
+        # the switch never reports: within idle_seconds (+ the 1 s sweep) it is aborted
+        await until(functools.partial(bool, lab.ssf.unexpected), within=5)
+        aborted = tcap.decode(lab.ssf.unexpected[0])
+        assert aborted.kind is Kind.ABORT and aborted.dtid == otid
+        assert isinstance(aborted.dialogue, UserAbort)
+        assert metric("omnigw_camel_dialogues_total", service="call",
+                      outcome="timed_out") == before + 1  # fmt: skip
+        assert len(lab.scf.dialogues) == 0
+        # the 300 s held for it went back: a new call gets a whole period again
+        await lab.ocs.set_balance(ALICE, Unit.SECONDS, 300)
+        assert (await lab.ssf.call(CallScenario(talk_seconds=5))).periods == [3000]
