@@ -113,7 +113,7 @@ def test_a_bad_address_is_one_plain_line_naming_the_key(tmp_path: Path) -> None:
 
 
 def test_camel_needs_links_when_enabled_and_local_ports_need_addresses() -> None:
-    with pytest.raises(ConfigError, match="camel: camel.enabled needs at least one entry"):
+    with pytest.raises(ConfigError, match=r"camel: camel\.enabled needs at least one entry"):
         parse_config("camel: {enabled: true}")
     with pytest.raises(ConfigError, match="local_port needs local_addresses"):
         parse_config("camel: {links: [{name: stp, addresses: [10.0.0.1], local_port: 3002}]}")

@@ -246,6 +246,10 @@ class CamelService:
                 for c in action.components:
                     if isinstance(c, tcap.Invoke):
                         OPERATIONS.inc(("out", OP_NAMES.get(c.opcode, "unknown")))
+                    elif isinstance(c, tcap.Reject):
+                        ERRORS.inc(("cap", c.problem.name.lower()))
+                    elif isinstance(c, tcap.ReturnError):
+                        ERRORS.inc(("cap", "unexpected_component_sequence"))
                 msg = self.dialogues.message(dialogue, action.components, action.end)
                 self._send(call.route, dialogue.peer, msg)
                 if not call.answered:

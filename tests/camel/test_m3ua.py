@@ -157,7 +157,9 @@ def test_destination_availability_is_tracked() -> None:
 def test_an_err_from_the_sgp_is_reported_and_a_malformed_message_answered() -> None:
     fsm = _active()
     err = message(ERR, (Tag.ERROR_CODE, u32(ErrorCode.INVALID_ROUTING_CONTEXT)))
-    assert fsm.handle(Received(err, 0)) == [Refused("ERR invalid_routing_context", ours=False)]
+    assert fsm.handle(Received(err, 0)) == [
+        Refused("ERR invalid_routing_context", False, "invalid_routing_context")
+    ]
     actions = fsm.handle(Malformed(DecodeError("bad", ErrorCode.INVALID_VERSION)))
     assert actions[0] == Send(message(ERR, (Tag.ERROR_CODE, u32(ErrorCode.INVALID_VERSION))))
 

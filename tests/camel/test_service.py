@@ -228,9 +228,12 @@ async def test_a_badly_formatted_transaction_portion_gets_a_p_abort(lab: Lab) ->
 
 async def test_an_unknown_operation_is_rejected_and_the_call_goes_on(lab: Lab) -> None:
     context = (0, 4, 0, 0, 1, 21, 3, 4)
+    before = metric("omnigw_camel_errors_total", layer="cap", cause="unrecognized_operation")
     answer = await lab.ssf.raw(begin(b"\xaa\x00\x00\x04", context, Invoke(5, 99, b"\x30\x00")))
     assert answer is not None and answer.kind is Kind.CONTINUE
     assert list(answer.components) == [Reject(5, Problem.UNRECOGNIZED_OPERATION)]
+    assert metric("omnigw_camel_errors_total", layer="cap",
+                  cause="unrecognized_operation") == before + 1  # fmt: skip
     result = await lab.ssf.call(CallScenario(talk_seconds=5))
     assert result.ended_by == "scf"
 

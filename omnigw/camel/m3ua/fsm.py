@@ -110,6 +110,7 @@ class Refused:
 
     reason: str
     ours: bool
+    cause: str = ""  # a bounded name for counting: the M3UA error code, or what went wrong
 
 
 Action = Send | StartTimer | CancelTimer | Close | Active | Deliver | Reachability | Refused
@@ -154,7 +155,7 @@ class AspFsm:
         if isinstance(event, TimerExpired):
             return self._timer(event.name)
         return [Send(message(ERR, (Tag.ERROR_CODE, u32(event.error.code)))),
-                Refused(str(event.error), ours=True)]  # fmt: skip
+                Refused(str(event.error), True, event.error.code.name.lower())]  # fmt: skip
 
     # --- bringing the ASP up -------------------------------------------------------------
 
@@ -224,17 +225,18 @@ class AspFsm:
             code = msg.u32(Tag.ERROR_CODE)
             known = code is not None and code in ErrorCode._value2member_map_
             name = ErrorCode(code).name if known and code is not None else str(code)
-            return [Refused(f"ERR {name.lower()}", ours=False)]
+            return [Refused(f"ERR {name.lower()}", False, name.lower())]
         return self._error(ErrorCode.UNSUPPORTED_MESSAGE_TYPE, f"{msg.name} not served")
 
     def _error(self, code: ErrorCode, reason: str) -> list[Action]:
-        return [Send(message(ERR, (Tag.ERROR_CODE, u32(code)))), Refused(reason, ours=True)]
+        return [Send(message(ERR, (Tag.ERROR_CODE, u32(code)))),
+                Refused(reason, True, code.name.lower())]  # fmt: skip
 
     # --- what the user part sends --------------------------------------------------------
 
     def _transfer(self, data: ProtocolData) -> list[Action]:
         if self.state is not State.ACTIVE:
-            return [Refused("DATA while the ASP is not active", ours=True)]
+            return [Refused("DATA while the ASP is not active", True, "not_active")]
         params = [(Tag.PROTOCOL_DATA, data.encode())]
         if self.routing_context is not None:
             params.insert(0, (Tag.ROUTING_CONTEXT, u32(self.routing_context)))

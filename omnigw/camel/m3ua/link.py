@@ -30,6 +30,7 @@ from omnigw.camel.m3ua.fsm import (
     Send,
     Transfer,
 )
+from omnigw.camel.metrics import ERRORS
 from omnigw.machine import CancelTimer, Close, StartTimer, TimerExpired
 from omnigw.timers import Timers
 from omnigw.transport.base import MessageProtocol, MessageTransport
@@ -121,6 +122,7 @@ class AspLink:
         elif isinstance(action, Reachability):
             self._handler.asp_reachability(self, action.point_codes, action.available)
         elif isinstance(action, Refused):
+            ERRORS.inc(("m3ua" if action.ours else "m3ua_peer", action.cause))
             who = "omnigw refused" if action.ours else "the SGP refused"
             log.warning(f"M3UA: {who}", extra={"asp": self.name, "reason": action.reason})
         elif isinstance(action, Close):
