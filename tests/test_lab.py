@@ -1,5 +1,5 @@
-"""The README's lab, as a newcomer runs it: config/lab.yaml, `omnigw sim bsc` and
-`omnigw sim mme`."""
+"""The README's lab, as a newcomer runs it: config/lab.yaml, `omnigw sim bsc`,
+`omnigw sim mme` and `omnigw sim ssf`."""
 
 from __future__ import annotations
 
@@ -35,12 +35,13 @@ def test_the_simulator_says_what_is_missing_instead_of_a_traceback() -> None:
     assert "cannot connect" in result.stderr and "address: 127.0.1.2" in result.stderr
 
 
-async def test_the_lab_from_the_readme_delivers_an_alert_to_three_bscs_and_an_mme(
+async def test_the_lab_from_the_readme_delivers_an_alert_and_charges_prepaid_calls(
     tmp_path: Path,
 ) -> None:
     lab = yaml.safe_load((ROOT / "config" / "lab.yaml").read_text())
-    api_port, cbsp_port, mme_port = free_port(), free_port(), free_port()
+    api_port, cbsp_port, mme_port, stp_port = free_port(), free_port(), free_port(), free_port()
     lab["cbc"]["peers"][3]["port"] = mme_port
+    lab["camel"]["links"][0]["port"] = stp_port
     lab["state_dir"] = str(tmp_path / "state")
     lab["api"]["port"], lab["metrics"]["port"] = api_port, free_port()
     lab["cbc"]["cbsp"]["port"], lab["diameter"]["port"] = cbsp_port, free_port()
@@ -94,6 +95,23 @@ async def test_the_lab_from_the_readme_delivers_an_alert_to_three_bscs_and_an_mm
                     break
                 await asyncio.sleep(0.1)
             assert view["cells"]["scheduled"] == 10  # the MME's indications, cell by cell
+            # CAMEL: the subscriber's balance, then three prepaid calls of 95 s and an SMS
+            account = "/api/v1/ocs/accounts/34600000001"
+            resp = await http.put(account, json={"seconds": 3600, "units": 10}, headers=auth)
+            assert resp.status_code == 200, resp.text
+            listen = ["--listen", f"127.0.0.1:{stp_port}", "--transport", "tcp"]
+            calls = await asyncio.to_thread(
+                omnigw, "sim", "ssf", *listen, "--calls", "3", "--talk", "95"
+            )
+            assert "3 calls in" in calls.stdout and "{'scf': 3}" in calls.stdout, calls.stdout
+            sms = await asyncio.to_thread(omnigw, "sim", "ssf", *listen, "--sms")
+            assert "{'scf': 1}" in sms.stdout, sms.stdout
+            for _ in range(100):
+                balances = (await http.get(account, headers=auth)).json()["balances"]
+                if balances == {"seconds": 3600 - 3 * 95, "units": 9}:
+                    break
+                await asyncio.sleep(0.1)
+            assert balances == {"seconds": 3600 - 3 * 95, "units": 9}
     finally:
         for proc in (sim, mme, daemon):
             if proc is not None and proc.poll() is None:
