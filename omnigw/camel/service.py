@@ -4,7 +4,8 @@ dialogue, charges in the OCS.
 A message goes up: M3UA DATA -> SCCP unitdata for our SSN (146) -> the TCAP dialogue it
 belongs to -> that dialogue's machine; its actions come back down the same way, to the
 point code and SCCP address the dialogue's messages come from, on the link they came in
-on (or any active one). The OCS is asked in order per dialogue (a report never overtakes
+on (or any active one); a message too long for one unitdata goes, and comes, as XUDT
+segments. The OCS is asked in order per dialogue (a report never overtakes
 the reservation before it); its answers go back into the machine. SCCP unitdata for
 another SSN is returned (UDTS "unequipped user") when the sender asked for it.
 """
@@ -54,6 +55,7 @@ from omnigw.camel.metrics import (
 from omnigw.camel.parties import Resolver
 from omnigw.camel.sccp import codec as sccp
 from omnigw.camel.sccp.codec import CAP_SSN, Address, GlobalTitle, ReturnCause, Unitdata
+from omnigw.camel.sccp.segments import SEGMENT_DATA, Reassembly, split
 from omnigw.camel.tcap import codec as tcap
 from omnigw.camel.tcap.dialogues import (
     Aborted,
@@ -119,6 +121,8 @@ class CamelService:
         self._boot = f"{int(time.time()):x}"  # call keys stay unique across restarts
         self._sweeper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._segments = Reassembly()
+        self._reference = 0  # of the segmented messages we send
 
     # --- life ----------------------------------------------------------------------------
 
@@ -167,8 +171,11 @@ class CamelService:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(1.0)
-            for dialogue in self.dialogues.expired(loop.time()):
+            now = loop.time()
+            for dialogue in self.dialogues.expired(now):
                 self._feed(dialogue, Lost("no message for idle_seconds", timed_out=True))
+            if dropped := self._segments.expired(now):
+                ERRORS.inc(("sccp", "segment_dropped"), dropped)
 
     # --- AspHandler ------------------------------------------------------------------------
 
@@ -199,6 +206,14 @@ class CamelService:
             log.warning("an SCCP message of ours came back",
                         extra={"cause": udt.return_cause, "from": data.opc})  # fmt: skip
             return
+        if udt.segment is not None:  # one piece of a longer message: wait for the rest
+            whole = self._segments.add(udt, asyncio.get_running_loop().time())
+            if isinstance(whole, str):
+                ERRORS.inc(("sccp", "segment_dropped"))
+                log.info("SCCP segment dropped", extra={"from": data.opc, "reason": whole})
+            if not isinstance(whole, Unitdata):
+                return
+            udt = whole
         if udt.called.ssn is not None and udt.called.ssn != CAP_SSN:
             ERRORS.inc(("sccp", "unequipped_user"))
             if udt.return_on_error:
@@ -265,7 +280,13 @@ class CamelService:
                     RELEASES.inc((call.service, str(action.cause)))
 
     def _send(self, route: Route, peer: Address, msg: tcap.Message) -> None:
-        self._transfer(route, sccp.encode(Unitdata(peer, self.address, tcap.encode(msg))))
+        data = tcap.encode(msg)
+        if len(data) <= SEGMENT_DATA:
+            self._transfer(route, sccp.encode(Unitdata(peer, self.address, data)))
+            return
+        self._reference = (self._reference + 1) & 0xFFFFFF  # too long for a UDT: segments
+        for segment in split(peer, self.address, data, self._reference):
+            self._transfer(route, sccp.encode(segment))
 
     def _transfer(self, route: Route, data: bytes) -> None:
         link = route.link

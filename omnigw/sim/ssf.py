@@ -45,6 +45,7 @@ from omnigw.camel.m3ua.fsm import AspFsm
 from omnigw.camel.m3ua.link import AspLink, over_tcp
 from omnigw.camel.sccp import codec as sccp
 from omnigw.camel.sccp.codec import CAP_SSN, Address, GlobalTitle, Unitdata
+from omnigw.camel.sccp.segments import split
 from omnigw.camel.tcap import codec as tcap
 from omnigw.camel.tcap.codec import Invoke, Kind, Request
 from omnigw.transport.base import MessageTransport
@@ -299,13 +300,22 @@ class SimSsf:
         finally:
             del self._boxes[otid]
 
-    async def raw(self, data: bytes, wait: bool = True) -> tcap.Message | None:
-        """Send any TCAP octets (malformed ones too) in a dialogue of its own; the answer
-        to the transaction id they carry, if `wait`."""
-        otid = data[4:8] if data[2:4] == b"\x48\x04" else b""
+    async def raw(
+        self, data: bytes, wait: bool = True, segmented: bool = False
+    ) -> tcap.Message | None:
+        """Send any TCAP octets (malformed ones too) in a dialogue of its own, in one UDT or
+        as XUDT segments; the answer to the transaction id they carry, if `wait`."""
+        try:
+            otid = tcap.decode(data).otid or b""
+        except tcap.DecodeError as exc:
+            otid = exc.otid or b""
         box = self._boxes.setdefault(otid, Mailbox())
         try:
-            self.send_sccp(sccp.encode(Unitdata(self.scf, self.address, data)))
+            if segmented:
+                for segment in split(self.scf, self.address, data, self._next):
+                    self.send_sccp(sccp.encode(segment))
+            else:
+                self.send_sccp(sccp.encode(Unitdata(self.scf, self.address, data)))
             if not wait:
                 return None
             async with asyncio.timeout(self.timeout):

@@ -1,5 +1,6 @@
 """SCCP connectionless messages: round trips, the octets of a hand-made UDT, refusals of
-what is cut short, and tshark's SCCP dissector reading every form the codec writes."""
+what is cut short, tshark's SCCP dissector reading every form the codec writes, and XUDT
+segmentation both ways."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from omnigw.camel.sccp.codec import (
     GlobalTitle,
     MsgType,
     ReturnCause,
+    Segment,
     Unitdata,
     decode,
     encode,
 )
+from omnigw.camel.sccp.segments import Reassembly, split
 from tests.support import tshark
 
 SCF = Address(ssn=CAP_SSN, gt=GlobalTitle("34600000001"), route_on_ssn=False)
@@ -70,3 +73,47 @@ def test_tshark_reads_every_form_with_its_addresses() -> None:
         assert row["sccp.called.digits"] == [msg.called.gt.digits]  # type: ignore[union-attr]
         assert row["sccp.calling.ssn"] == [str(CAP_SSN)]
     assert rows[2]["sccp.return_cause"] == ["0x03"]
+
+
+def test_an_xudt_segment_carries_its_segmentation_parameter() -> None:
+    segment = Segment(first=True, remaining=2, reference=0xABCDEF)
+    msg = Unitdata(SCF, MSC, b"\x62" * 40, hop_counter=15, segment=segment)
+    wire = encode(msg)
+    assert wire[1] & 0x0F == 1  # protocol class 1: in sequence
+    assert wire[-7:] == bytes.fromhex("1004c2abcdef00")  # F, class 1, 2 to come
+    assert decode(wire) == msg
+    payload = ProtocolData(100, 200, 3, 2, 0, 1, wire).encode()
+    rows = tshark.upper_pdu_fields(
+        [m3ua(message(DATA, (Tag.PROTOCOL_DATA, payload)))], "sctp.ppi", PPID,
+        ["sccp.segmentation.remaining", "sccp.segmentation.slr"],
+    )  # fmt: skip
+    assert not rows[0]["_ws.malformed"] and not rows[0]["_ws.expert.message"], rows
+    assert rows[0]["sccp.segmentation.remaining"] == ["0x02"]
+
+
+def test_a_long_message_goes_in_segments_and_comes_back_whole() -> None:
+    data = bytes(range(256)) * 3  # 768 octets: four segments of at most 200
+    pieces = split(SCF, MSC, data, reference=7)
+    assert [p.segment.remaining for p in pieces if p.segment] == [3, 2, 1, 0]
+    assert all(len(encode(p)) <= 272 for p in pieces)
+    table = Reassembly()
+    got = [table.add(decode(encode(p)), now=0.0) for p in pieces]
+    assert got[:3] == [None, None, None]
+    whole = got[3]
+    assert isinstance(whole, Unitdata) and whole.data == data and whole.segment is None
+    assert len(table) == 0
+    assert split(SCF, MSC, b"short", 1) == [Unitdata(SCF, MSC, b"short", hop_counter=15)]
+
+
+def test_reassembly_drops_what_is_out_of_order_late_or_too_much() -> None:
+    pieces = split(SCF, MSC, bytes(600), reference=9)
+    table = Reassembly(capacity=1, timeout=10.0)
+    assert table.add(pieces[0], 0.0) is None
+    assert table.add(pieces[2], 1.0) == "a segment out of sequence"
+    assert table.add(pieces[1], 1.0) == "a segment of no message being reassembled"
+    assert table.add(pieces[0], 2.0) is None
+    other = split(MSC, SCF, bytes(600), reference=1)
+    assert table.add(other[0], 2.0) == "too many messages being reassembled"
+    assert table.expired(11.9) == 0 and table.expired(12.0) == 1 and len(table) == 0
+    lone = Unitdata(SCF, MSC, b"x", hop_counter=15, segment=Segment(True, 0, 5))
+    assert table.add(lone, 0.0) == Unitdata(SCF, MSC, b"x", hop_counter=15)

@@ -14,6 +14,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from omnigw.camel.ber import only, tlv
 from omnigw.camel.cap import codec as cap
 from omnigw.camel.cap.codec import Event, Op
 from omnigw.camel.sccp import codec as sccp
@@ -300,3 +301,18 @@ async def test_a_dialogue_that_goes_silent_is_aborted_and_its_reservation_given_
         # the 300 s held for it went back: a new call gets a whole period again
         await lab.ocs.set_balance(ALICE, Unit.SECONDS, 300)
         assert (await lab.ssf.call(CallScenario(talk_seconds=5))).periods == [3000]
+
+
+async def test_an_initial_dp_too_long_for_one_unitdata_comes_in_segments_and_is_served(
+    lab: Lab,
+) -> None:
+    parties = cap.Number(ALICE, True), cap.Number(BOB, True)
+    idp = cap.encode_initial_dp(cap.InitialDp(100, Event.COLLECTED_INFO, *parties))
+    # the switch's extensions [15] make it 400 octets long; the gsmSCF reads past them
+    long_idp = tlv(0x30, only(idp)[1] + tlv(0xAF, tlv(0x30, bytes(380))))
+    wire = begin(b"\xdd\x00\x00\x01", (0, 4, 0, 0, 1, 21, 3, 4), Invoke(1, Op.INITIAL_DP, long_idp))
+    assert len(wire) > 255
+    answer = await lab.ssf.raw(wire, segmented=True)
+    assert answer is not None and answer.kind is Kind.CONTINUE
+    ops = [c.opcode for c in answer.components if isinstance(c, Invoke)]
+    assert ops == [Op.REQUEST_REPORT_BCSM_EVENT, Op.APPLY_CHARGING, Op.CONTINUE]

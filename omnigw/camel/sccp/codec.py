@@ -60,6 +60,19 @@ class Address:
     route_on_ssn: bool = True  # routing indicator: on SSN (True) or on the global title
 
 
+SEGMENTATION = 0x10  # the optional parameter of a segmented XUDT (Q.713 3.17)
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """Where an XUDT's data sits in a message sent in several (Q.713 3.17)."""
+
+    first: bool
+    remaining: int  # segments still to come after this one: 0..15
+    reference: int  # the sender's local reference, 24 bits
+    in_sequence: bool = True  # the message asked for class 1 (in-sequence delivery)
+
+
 @dataclass(frozen=True, slots=True)
 class Unitdata:
     """A UDT or XUDT (`hop_counter` set) or, with a `return_cause`, their service form."""
@@ -70,6 +83,7 @@ class Unitdata:
     return_on_error: bool = False
     hop_counter: int | None = None  # XUDT/XUDTS: 1..15
     return_cause: int | None = None  # UDTS/XUDTS
+    segment: Segment | None = None  # XUDT/XUDTS: one segment of a longer message
 
     @property
     def type(self) -> MsgType:
@@ -162,12 +176,13 @@ def _decode_address(raw: bytes) -> Address:
 def encode(msg: Unitdata) -> bytes:
     parts = [encode_address(msg.called), encode_address(msg.calling), msg.data]
     if any(len(p) > 255 for p in parts):
-        raise ValueError("an SCCP part over 255 octets (XUDT segmentation is not used)")
+        raise ValueError("an SCCP part over 255 octets (send it in segments: sccp.segments)")
     head = bytearray([msg.type])
     if msg.return_cause is not None:
         head.append(msg.return_cause)
-    else:
-        head.append(0x80 if msg.return_on_error else 0x00)  # protocol class 0
+    else:  # protocol class 0, or 1 (in sequence) for the segments of one message
+        in_sequence = msg.segment is not None and msg.segment.in_sequence
+        head.append((0x80 if msg.return_on_error else 0x00) | in_sequence)
     if msg.hop_counter is not None:
         head.append(msg.hop_counter)
     pointers = 4 if msg.hop_counter is not None else 3
@@ -178,8 +193,34 @@ def encode(msg: Unitdata) -> bytes:
     # each pointer counts from its own octet to its part's length octet
     pointer_octets = [pointers - i + offsets[i] for i in range(3)]
     if pointers == 4:
-        pointer_octets.append(0)  # no optional part
+        optional = 0  # none
+        if msg.segment is not None:
+            optional = 1 + len(body)  # from the fourth pointer, past the mandatory parts
+            if optional > 255:
+                raise ValueError("a segment's data too long for its optional part's pointer")
+            seg = msg.segment
+            first = seg.first << 7 | seg.in_sequence << 6 | seg.remaining & 0x0F
+            body += bytes((SEGMENTATION, 4, first)) + seg.reference.to_bytes(3, "big") + b"\x00"
+        pointer_octets.append(optional)
+    elif msg.segment is not None:
+        raise ValueError("only an XUDT (a hop counter) carries a segment")
     return bytes(head + bytes(pointer_octets) + body)
+
+
+def _segment(raw: bytes, at: int) -> Segment | None:
+    """The segmentation parameter among the optional ones starting at `at`, if there."""
+    while at < len(raw) and raw[at] != 0:
+        if at + 2 > len(raw) or at + 2 + raw[at + 1] > len(raw):
+            raise DecodeError("an optional parameter runs past the message")
+        tag, size = raw[at], raw[at + 1]
+        if tag == SEGMENTATION:
+            if size != 4:
+                raise DecodeError(f"a segmentation parameter of {size} octets")
+            value = raw[at + 2 : at + 6]
+            return Segment(bool(value[0] & 0x80), value[0] & 0x0F,
+                           int.from_bytes(value[1:4], "big"), bool(value[0] & 0x40))  # fmt: skip
+        at += 2 + size
+    return None
 
 
 def decode(raw: bytes) -> Unitdata:
@@ -203,8 +244,11 @@ def decode(raw: bytes) -> Unitdata:
         if start >= len(raw) or start + 1 + raw[start] > len(raw):
             raise DecodeError("a part runs past the message")
         parts.append(raw[start + 1 : start + 1 + raw[start]])
+    segment = None
+    if extended and len(raw) > 6 and raw[6]:
+        segment = _segment(raw, 6 + raw[6])
     return Unitdata(
         decode_address(parts[0]), decode_address(parts[1]), bytes(parts[2]),
         return_on_error=not service and bool(second & 0x80), hop_counter=hop,
-        return_cause=second if service else None,
+        return_cause=second if service else None, segment=segment,
     )  # fmt: skip
