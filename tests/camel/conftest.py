@@ -47,8 +47,4 @@ def m3ua_messages_pass_tshark() -> Iterator[None]:
     DelimitedTcp.send = original  # type: ignore[method-assign]
     if not EXCHANGED:
         return
-    rows = tshark.upper_pdu_fields(EXCHANGED, "sctp.ppi", m3ua.PPID, ["m3ua.message_type"])
-    assert len(rows) == len(EXCHANGED)
-    bad = [(i, r) for i, r in enumerate(rows) if r["_ws.malformed"] or r["_ws.expert.message"]]
-    assert not bad, f"tshark flagged {len(bad)} of {len(EXCHANGED)} M3UA messages: {bad[:3]}"
-    print(f"\ntshark dissected {len(EXCHANGED)} M3UA messages exchanged in tests: all clean")
+    tshark.assert_clean(EXCHANGED, "sctp.ppi", m3ua.PPID, "m3ua.message_type", "M3UA messages")

@@ -97,3 +97,13 @@ def upper_pdu_fields(
         pcap = Path(tmp) / "pdus.pcap"
         write_upper_pdu_pcap(pcap, pdus, table, value)
         return _read_fields(pcap, names, None)
+
+
+def assert_clean(pdus: list[bytes], table: str, value: int, field: str, what: str) -> None:
+    """Every PDU dissected with no malformed or expert flag (the session-end check of the
+    tests that record what they exchange)."""
+    rows = upper_pdu_fields(pdus, table, value, [field])
+    assert len(rows) == len(pdus)
+    bad = [(i, r) for i, r in enumerate(rows) if r["_ws.malformed"] or r["_ws.expert.message"]]
+    assert not bad, f"tshark flagged {len(bad)} of {len(pdus)} {what}: {bad[:3]}"
+    print(f"\ntshark dissected {len(pdus)} {what} exchanged in tests: all clean")

@@ -160,6 +160,17 @@ def to_address_number(number: Number) -> bytes:
 # --- what the gsmSSF sends --------------------------------------------------------------------
 
 
+def _sequence(arg: bytes, what: str, mandatory: int, name: str) -> dict[int, bytes]:
+    """The components of an argument that is a SEQUENCE, its one mandatory one there."""
+    tag, value = only(arg)
+    if tag != 0x30:
+        raise DecodeError(f"{what} is not a SEQUENCE")
+    found = fields(value)
+    if mandatory not in found:
+        raise DecodeError(f"{what} without {name}")
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class InitialDp:
     service_key: int
@@ -172,12 +183,7 @@ class InitialDp:
 
 
 def initial_dp(arg: bytes) -> InitialDp:
-    tag, value = only(arg)
-    if tag != 0x30:
-        raise DecodeError("InitialDPArg is not a SEQUENCE")
-    f = fields(value)
-    if 0x80 not in f:
-        raise DecodeError("InitialDP without serviceKey")
+    f = _sequence(arg, "InitialDPArg", 0x80, "serviceKey")
     called = None
     if 0x82 in f:
         called = isup_number(f[0x82])
@@ -228,12 +234,7 @@ def cause_value(raw: bytes) -> int:
 
 
 def event_report_bcsm(arg: bytes) -> BcsmReport:
-    tag, value = only(arg)
-    if tag != 0x30:
-        raise DecodeError("EventReportBCSMArg is not a SEQUENCE")
-    f = fields(value)
-    if 0x80 not in f:
-        raise DecodeError("EventReportBCSM without eventTypeBCSM")
+    f = _sequence(arg, "EventReportBCSMArg", 0x80, "eventTypeBCSM")
     cause = None
     if 0xA2 in f:  # eventSpecificInformationBCSM: [n] SEQUENCE { [0] Cause ... }
         info = fields(only(f[0xA2])[1])
@@ -318,12 +319,7 @@ class InitialDpSms:
 
 
 def initial_dp_sms(arg: bytes) -> InitialDpSms:
-    tag, value = only(arg)
-    if tag != 0x30:
-        raise DecodeError("InitialDPSMSArg is not a SEQUENCE")
-    f = fields(value)
-    if 0x80 not in f:
-        raise DecodeError("InitialDPSMS without serviceKey")
+    f = _sequence(arg, "InitialDPSMSArg", 0x80, "serviceKey")
     return InitialDpSms(
         service_key=to_int(f[0x80]),
         event=to_int(f[0x83]) if 0x83 in f else SmsEvent.SMS_COLLECTED_INFO,
@@ -346,12 +342,7 @@ def encode_initial_dp_sms(idp: InitialDpSms) -> bytes:
 
 
 def event_report_sms(arg: bytes) -> int:
-    tag, value = only(arg)
-    if tag != 0x30:
-        raise DecodeError("EventReportSMSArg is not a SEQUENCE")
-    f = fields(value)
-    if 0x80 not in f:
-        raise DecodeError("EventReportSMS without eventTypeSMS")
+    f = _sequence(arg, "EventReportSMSArg", 0x80, "eventTypeSMS")
     return to_int(f[0x80])
 
 

@@ -9,6 +9,7 @@ address, BCD digits) are read and written; others are kept as raw octets.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -103,28 +104,15 @@ def _digits(raw: bytes, odd: bool) -> str:
 
 
 # A gsmSCF hears from a handful of switches and writes its own address on every answer:
-# addresses are read and written once per distinct value (bounded, forgotten when full).
-_ENCODED: dict[Address, bytes] = {}
-_DECODED: dict[bytes, Address] = {}
-_REMEMBERED = 4096
-
-
+# addresses are read and written once per distinct value.
+@functools.lru_cache(maxsize=4096)
 def encode_address(a: Address) -> bytes:
-    raw = _ENCODED.get(a)
-    if raw is None:
-        if len(_ENCODED) >= _REMEMBERED:
-            _ENCODED.clear()
-        raw = _ENCODED[a] = _encode_address(a)
-    return raw
+    return _encode_address(a)
 
 
+@functools.lru_cache(maxsize=4096)
 def decode_address(raw: bytes) -> Address:
-    a = _DECODED.get(raw)
-    if a is None:
-        if len(_DECODED) >= _REMEMBERED:
-            _DECODED.clear()
-        a = _DECODED[raw] = _decode_address(raw)
-    return a
+    return _decode_address(raw)
 
 
 def _encode_address(a: Address) -> bytes:

@@ -10,6 +10,7 @@ rest of the message (Q.774 3.2.2.2).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -215,17 +216,10 @@ def encode(msg: Message) -> bytes:
 
 
 # Dialogue portions come from a handful of contexts and answers: each distinct one is read
-# once (bounded, forgotten when full).
-_DIALOGUES: dict[bytes, DialoguePdu] = {}
-
-
+# once.
+@functools.lru_cache(maxsize=1024)
 def _read_dialogue(value: bytes) -> DialoguePdu:
-    pdu = _DIALOGUES.get(value)
-    if pdu is None:
-        if len(_DIALOGUES) >= 1024:
-            _DIALOGUES.clear()
-        pdu = _DIALOGUES[value] = _parse_dialogue(value)
-    return pdu
+    return _parse_dialogue(value)
 
 
 def _parse_dialogue(value: bytes) -> DialoguePdu:

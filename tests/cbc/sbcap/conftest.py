@@ -32,8 +32,4 @@ def sbcap_pdus_pass_tshark() -> Iterator[None]:
     FramedTcp.send = original  # type: ignore[method-assign]
     if not EXCHANGED:
         return
-    rows = tshark.upper_pdu_fields(EXCHANGED, "sctp.ppi", PPID, ["sbc-ap.procedureCode"])
-    assert len(rows) == len(EXCHANGED)
-    bad = [(i, r) for i, r in enumerate(rows) if r["_ws.malformed"] or r["_ws.expert.message"]]
-    assert not bad, f"tshark flagged {len(bad)} of {len(EXCHANGED)} SBc-AP PDUs: {bad[:3]}"
-    print(f"\ntshark dissected {len(EXCHANGED)} SBc-AP PDUs exchanged in tests: all clean")
+    tshark.assert_clean(EXCHANGED, "sctp.ppi", PPID, "sbc-ap.procedureCode", "SBc-AP PDUs")
