@@ -183,6 +183,7 @@ class Machine:
         self.state = State.NEW
         self.account: str | None = None
         self.parties: Parties | None = None
+        self.answered = False  # the call was answered (the service notes when)
         self._invoke = 0
         self._charge_open = False
         self._out: list[Action] = []
@@ -381,6 +382,7 @@ class CallMachine(Machine):
     def _event(self, report: cap.BcsmReport) -> None:
         if report.event in ANSWERS and self.state is State.ARMED:
             self.state = State.TALKING
+            self.answered = True
         elif report.event in DISCONNECTS:
             self._send(Op.CONTINUE)
             self._finish(self._quiet_end())

@@ -96,7 +96,8 @@ class Call:
     key: str
     opened: float
     service: str
-    answered: bool = False
+    replied: bool = False  # our first answer has gone (its latency observed)
+    answered: datetime | None = None  # when the call was answered
     requests: int = 0
     finished: bool = False
     pending: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -251,7 +252,10 @@ class CamelService:
 
     def _feed(self, dialogue: Dialogue, event: Received | Charged | Lost) -> None:
         call: Call = dialogue.user
-        self._run(dialogue, call, call.machine.handle(event))
+        actions = call.machine.handle(event)
+        if call.machine.answered and call.answered is None:
+            call.answered = datetime.now(UTC)  # the charge's answer time from now on
+        self._run(dialogue, call, actions)
 
     def _run(self, dialogue: Dialogue, call: Call, actions: list[Action]) -> None:
         for action in actions:
@@ -267,8 +271,8 @@ class CamelService:
                         ERRORS.inc(("cap", "unexpected_component_sequence"))
                 msg = self.dialogues.message(dialogue, action.components, action.end)
                 self._send(call.route, dialogue.peer, msg)
-                if not call.answered:
-                    call.answered = True
+                if not call.replied:
+                    call.replied = True
                     FIRST_ANSWER.observe((call.service,), time.perf_counter() - call.opened)
             elif isinstance(action, Abort):
                 self._send(call.route, dialogue.peer, self.dialogues.abort(dialogue))
@@ -304,7 +308,7 @@ class CamelService:
         charge = Charge(call.key, call.key, f"{call.key}:{call.requests}", machine.account,
                         unit, ask.requested, ask.used, datetime.now(UTC),
                         service_context=f"camel:{machine.service_key}",
-                        other_party=machine.parties.other)  # fmt: skip
+                        other_party=machine.parties.other, answered=call.answered)  # fmt: skip
         call.requests += 1
         previous = call.pending if call.pending is not None and not call.pending.done() else None
         # Run at once what need not wait (the embedded OCS never does); a task otherwise.

@@ -72,11 +72,13 @@ def _stamp(at: datetime) -> str:
 class OpenSession:
     """What CGRateS must be told about a session on every request, not only its last one:
     when it was set up and answered (TerminateSession's AnswerTime becomes the CDR's,
-    sessions.go 1840-1842 at master), and what it used in all (a CDR rated after the
-    closed-session cache forgot it takes its Usage from the request, sessions.go 4459)."""
+    sessions.go 1840-1842 at master; a CAMEL call is answered after it was set up), and
+    what it used in all (a CDR rated after the closed-session cache forgot it takes its
+    Usage from the request, sessions.go 4459)."""
 
     started: datetime
     used: int = 0
+    answered: datetime | None = None
 
 
 class CgratesOcs:
@@ -179,6 +181,9 @@ class CgratesOcs:
         """A CGREvent (its fields sit beside the flags, as Go embeds the struct)."""
         session = self._open.get(charge.key)
         started = _stamp(session.started if session is not None else charge.at)
+        answered = charge.answered or (session.answered if session is not None else None)
+        if session is not None and charge.answered is not None:
+            session.answered = charge.answered
         category, destination = self._rating(charge)
         return {
             "Tenant": self.cfg.tenant,
@@ -196,7 +201,7 @@ class CgratesOcs:
                 "Destination": destination,
                 "Category": category,
                 "SetupTime": started,
-                "AnswerTime": started,
+                "AnswerTime": _stamp(answered) if answered is not None else started,
                 **event,
             },
             "APIOpts": {},

@@ -68,6 +68,9 @@ class Charge:
     # The party the charge is priced against: the called party of a call or the recipient
     # of an SMS the client named, None when it named none.
     other_party: str | None = None
+    # When the call was answered, if it was set up before (CAMEL reserves at InitialDP):
+    # the usage record's answer time. None: the charge began with its service (Gy).
+    answered: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

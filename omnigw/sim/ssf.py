@@ -74,6 +74,7 @@ class CallScenario:
     outcome: str = "answer"  # or busy, no_answer, abandon, route_failure
     talk_seconds: float | None = 60.0  # None: until the gsmSCF releases the call
     hold: asyncio.Event | None = None  # once answered, report only after this is set
+    ring_seconds: float = 0.0  # real time between InitialDP's answer and the call's answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +217,8 @@ class SimSsf:
             msg = self._continue(otid, box, self._erb(report))
             self._over(await self._ask(result, box, otid, msg), result)
             return result
+        if s.ring_seconds:
+            await asyncio.sleep(s.ring_seconds)
         self._send(self._continue(otid, box, self._erb(
             cap.BcsmReport(ANSWER_EVENT[s.mt], leg=2, notification=True))))  # fmt: skip
         leg = 2 if s.mt else 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -93,13 +94,16 @@ async def test_a_call_is_rated_by_its_destination_and_kept_as_one_cdr(
     cgrates: Cgrates, start: Start
 ) -> None:
     ssf, scf = await start()
-    result = await ssf.call(CallScenario(talk_seconds=451.2))
+    result = await ssf.call(CallScenario(talk_seconds=451.2, ring_seconds=0.3))
     await scf.settled()
     assert result.ended_by == "scf" and result.periods == [3000, 3000]
     assert voice_used(cgrates, ALICE) == 480 * NANOS  # 452 s in whole minutes
     [cdr] = cgrates.state.cdrs.values()
     assert (cdr["ToR"], cdr["Category"], cdr["Destination"]) == ("*voice", "call", BOB)
     assert cdr["Account"] == ALICE and cdr["Usage"] == "7m32s"
+    # set up at InitialDP, answered when the switch said so (the ring is not talk)
+    rang = datetime.fromisoformat(cdr["AnswerTime"]) - datetime.fromisoformat(cdr["SetupTime"])
+    assert rang >= timedelta(seconds=0.3)
 
 
 async def test_a_destination_no_tariff_prices_is_released_and_nothing_is_left_open(
