@@ -169,3 +169,15 @@ async def test_cgrates_going_away_mid_call_loses_no_second(cgrates: Cgrates, sta
     await cgrates.restart()
     await until(lambda: UNREPORTED._value.get() == 0)
     assert voice_used(cgrates, BOB) == 700 * NANOS
+
+
+async def test_with_the_reject_policy_a_call_cgrates_cannot_price_is_released_with_41(
+    cgrates: Cgrates, start: Start
+) -> None:
+    ssf, scf = await start(action="reject")
+    await cgrates.stop()
+    result = await ssf.call(CallScenario())
+    assert (result.ended_by, result.cause) == ("released", 41)
+    await scf.settled()
+    await cgrates.restart()
+    assert voice_used(cgrates, ALICE) == 0
