@@ -98,13 +98,13 @@ class Policy:
 # --- events -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Received:
     components: tuple[Component, ...]
     ended: bool  # the gsmSSF closed the dialogue (TC-END): nothing can be sent back
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Charged:
     """The OCS's answer to the last Ask."""
 
@@ -112,7 +112,7 @@ class Charged:
     error: OcsError | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Lost:
     """The dialogue is gone: aborted by the gsmSSF, or silent past its idle time."""
 
@@ -131,7 +131,7 @@ class Step(Enum):
     TERMINATE = "terminate"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ask:
     """Charge this dialogue's account: `used` since the last report, `requested` next."""
 
@@ -140,18 +140,18 @@ class Ask:
     requested: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Answer:
     components: tuple[Component, ...]
     end: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Abort:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Finished:
     """The dialogue's outcome (counted), and the release cause if we released."""
 

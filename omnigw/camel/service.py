@@ -123,6 +123,7 @@ class CamelService:
         self._sweeper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._segments = Reassembly()
+        self._active = {name: ACTIVE.labels(name) for name in SERVICE_NAMES.values()}
         self._reference = 0  # of the segmented messages we send
 
     # --- life ----------------------------------------------------------------------------
@@ -241,7 +242,7 @@ class CamelService:
             machine = machine_type(self._policy, self._resolve, dialogue.version)
             key = f"camel-{self._boot}-{dialogue.local.hex()}"
             dialogue.user = Call(machine, route, key, time.perf_counter(), service)
-            ACTIVE.labels(service).inc()
+            self._active[service].inc()
         elif isinstance(verdict, Aborted):
             self._feed(dialogue, Lost(verdict.reason))
             return
@@ -278,7 +279,7 @@ class CamelService:
                 self._send(call.route, dialogue.peer, self.dialogues.abort(dialogue))
             elif isinstance(action, Finished) and not call.finished:
                 call.finished = True
-                ACTIVE.labels(call.service).dec()
+                self._active[call.service].dec()
                 DIALOGUES.inc((call.service, action.outcome))
                 if action.cause is not None:
                     RELEASES.inc((call.service, str(action.cause)))

@@ -94,7 +94,7 @@ class Mode(IntEnum):
 # --- numbers ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Number:
     """A party's digits and whether they are in international form (E.164 with country
     code), as the switch gave them."""
@@ -171,7 +171,7 @@ def _sequence(arg: bytes, what: str, mandatory: int, name: str) -> dict[int, byt
     return found
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InitialDp:
     service_key: int
     event: int
@@ -218,7 +218,7 @@ def encode_initial_dp(idp: InitialDp) -> bytes:
     return tlv(0x30, body)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BcsmReport:
     event: int
     leg: int | None = None  # the leg it happened on (legID receivingSideID)
@@ -268,7 +268,7 @@ def encode_event_report_bcsm(report: BcsmReport) -> bytes:
     return tlv(0x30, body)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ChargingReport:
     """ApplyChargingReport: time since answer, cumulative, in 100 ms units."""
 
@@ -309,7 +309,7 @@ def encode_apply_charging_report(report: ChargingReport) -> bytes:
     return tlv(0x04, tlv(0xA0, body))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InitialDpSms:
     service_key: int
     event: int
@@ -385,7 +385,7 @@ def apply_charging(duration: int, release: bool, version: int, party: int = 1) -
     return tlv(0x30, tlv(0x80, characteristics) + tlv(0xA2, tlv(0x80, bytes((party,)))))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Charging:
     duration: int
     release: bool

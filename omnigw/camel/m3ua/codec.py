@@ -99,7 +99,7 @@ class DecodeError(ValueError):
         self.code = code
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ProtocolData:
     """The MTP3 routing label and the user part's payload (RFC 4666 3.3.1.1)."""
 
@@ -124,7 +124,7 @@ class ProtocolData:
         return cls(opc, dpc, si, ni, mp, sls, raw[12:])
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Message:
     kind: tuple[int, int]  # (class, type)
     params: dict[int, bytes] = field(default_factory=dict)  # tag -> value, in order

@@ -50,23 +50,23 @@ HEARTBEAT_ACK = "heartbeat-ack"  # a BEAT waits for its BEAT_ACK
 # --- events ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Connected:
     streams: int  # outbound streams the association has
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Received:
     msg: Message
     stream: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Malformed:
     error: DecodeError
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Transfer:
     """The user part (SCCP) has a message for a point code."""
 
@@ -78,25 +78,25 @@ Event = Connected | Received | Malformed | TimerExpired | Transfer
 # --- actions -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Send:
     msg: Message
     stream: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Active:
     """The ASP is active: DATA may flow."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Deliver:
     """DATA for the user part."""
 
     data: ProtocolData
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reachability:
     """The SGP says these point codes are (un)available."""
 
@@ -104,7 +104,7 @@ class Reachability:
     available: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Refused:
     """Something was refused: the SGP's ERR (`ours` False) or ours to it; count and log."""
 

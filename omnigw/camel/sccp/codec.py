@@ -64,7 +64,7 @@ class Address:
 SEGMENTATION = 0x10  # the optional parameter of a segmented XUDT (Q.713 3.17)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Segment:
     """Where an XUDT's data sits in a message sent in several (Q.713 3.17)."""
 
@@ -74,7 +74,7 @@ class Segment:
     in_sequence: bool = True  # the message asked for class 1 (in-sequence delivery)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Unitdata:
     """A UDT or XUDT (`hop_counter` set) or, with a `return_cause`, their service form."""
 
@@ -162,7 +162,13 @@ def _decode_address(raw: bytes) -> Address:
 
 
 def encode(msg: Unitdata) -> bytes:
-    parts = [encode_address(msg.called), encode_address(msg.calling), msg.data]
+    called, calling, data = encode_address(msg.called), encode_address(msg.calling), msg.data
+    if msg.hop_counter is None and msg.return_cause is None and len(data) < 256:
+        # a UDT (what a gsmSCF sends): its three pointers follow from the part lengths
+        lc, lg = len(called), len(calling)
+        udt = (MsgType.UDT, 0x80 if msg.return_on_error else 0, 3, 3 + lc, 3 + lc + lg, lc)
+        return bytes(udt) + called + bytes((lg,)) + calling + bytes((len(data),)) + data
+    parts = [called, calling, data]
     if any(len(p) > 255 for p in parts):
         raise ValueError("an SCCP part over 255 octets (send it in segments: sccp.segments)")
     head = bytearray([msg.type])

@@ -110,7 +110,7 @@ DialoguePdu = Request | Response | UserAbort
 # --- components ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Invoke:
     invoke_id: int
     opcode: int
@@ -118,7 +118,7 @@ class Invoke:
     linked_id: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReturnResult:
     invoke_id: int
     opcode: int | None = None
@@ -126,20 +126,20 @@ class ReturnResult:
     last: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReturnError:
     invoke_id: int
     error: int
     parameter: bytes | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reject:
     invoke_id: int | None
     problem: Problem
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BadComponent:
     """Received, and not readable as a component: answer it with a Reject."""
 
@@ -151,7 +151,7 @@ class BadComponent:
 Component = Invoke | ReturnResult | ReturnError | Reject | BadComponent
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Message:
     kind: Kind
     otid: bytes | None = None

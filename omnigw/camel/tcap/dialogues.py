@@ -48,19 +48,19 @@ class Dialogue:
     user: Any = field(default=None, repr=False)  # the gsmSCF machine serving it
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Opened:
     dialogue: Dialogue
     components: tuple[Component, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Continued:
     dialogue: Dialogue
     components: tuple[Component, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ended:
     """The gsmSSF ended the dialogue (TC-END), possibly with last components."""
 
@@ -68,13 +68,13 @@ class Ended:
     components: tuple[Component, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Aborted:
     dialogue: Dialogue
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Refused:
     """Not for any dialogue: `answer` (if any) goes back; `cause` names it in metrics."""
 
