@@ -53,3 +53,26 @@ class Reconnector:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+class Reconnectors:
+    """A service's client-mode connections: each started as it is added, all stopped
+    together."""
+
+    def __init__(self) -> None:
+        self._all: list[Reconnector] = []
+
+    def start(
+        self,
+        what: str,
+        where: dict[str, Any],
+        connect: Callable[[], Awaitable[Awaitable[object]]],
+        ceiling: float,
+    ) -> None:
+        reconnector = Reconnector(what, where, connect, ceiling=ceiling)
+        reconnector.start()
+        self._all.append(reconnector)
+
+    async def stop(self) -> None:
+        for reconnector in self._all:
+            await reconnector.stop()

@@ -67,7 +67,7 @@ from omnigw.camel.tcap.dialogues import (
 )
 from omnigw.config import CamelConfig, ReleaseCauses, SigtranLink
 from omnigw.ocs.charge import Charge, Grant, Ocs, OcsError, Outcome, Unit
-from omnigw.reconnect import Reconnector
+from omnigw.reconnect import Reconnectors
 from omnigw.transport.open import connect
 
 log = logging.getLogger("omnigw.camel")
@@ -118,7 +118,7 @@ class CamelService:
         gt = GlobalTitle(cfg.global_title) if cfg.global_title else None
         self.address = Address(CAP_SSN, cfg.point_code, gt, route_on_ssn=gt is None)
         self.links: dict[str, AspLink] = {}
-        self._reconnectors: list[Reconnector] = []
+        self._reconnectors = Reconnectors()
         self._boot = f"{int(time.time()):x}"  # call keys stay unique across restarts
         self._sweeper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -131,12 +131,10 @@ class CamelService:
     async def start(self) -> None:
         for link in self.cfg.links:
             ASP_ACTIVE.labels(link.name).set(0)
-            reconnector = Reconnector(
+            self._reconnectors.start(
                 "M3UA connect", {"link": link.name, "port": link.port},
                 functools.partial(self._connect, link), ceiling=link.reconnect_max_seconds,
             )  # fmt: skip
-            reconnector.start()
-            self._reconnectors.append(reconnector)
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
 
     async def _connect(self, cfg: SigtranLink) -> asyncio.Future[str]:
@@ -151,8 +149,7 @@ class CamelService:
 
     async def stop(self) -> None:
         """Stop taking dialogues; the open ones end here with what was reported."""
-        for reconnector in self._reconnectors:
-            await reconnector.stop()
+        await self._reconnectors.stop()
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -15,7 +15,7 @@ from omnigw.cbc.metrics import MESSAGES, PEER_UP, SECOND_CONNECTIONS
 from omnigw.cbc.peering import PeerLinks
 from omnigw.cbc.runtime import PeerRuntime, Runtime
 from omnigw.config import CbspSettings
-from omnigw.reconnect import Reconnector
+from omnigw.reconnect import Reconnectors
 from omnigw.transport.open import Gate
 
 log = logging.getLogger("omnigw.cbc")
@@ -37,7 +37,7 @@ class CbspPeers(PeerLinks):
         self._south = southbound
         super().__init__(runtime, engine)
         self._server: asyncio.Server | None = None
-        self._reconnectors: list[Reconnector] = []
+        self._reconnectors = Reconnectors()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -48,16 +48,13 @@ class CbspPeers(PeerLinks):
         for peer in self._peers.values():
             if peer.cfg.mode == "client":
                 where = {"host": str(peer.cfg.address), "port": peer.cfg.port}
-                reconnector = Reconnector(
+                self._reconnectors.start(
                     "CBSP connect", where, lambda p=peer: self._connect(p),  # type: ignore[misc]
                     ceiling=self.cfg.reconnect_max_seconds,
                 )  # fmt: skip
-                reconnector.start()
-                self._reconnectors.append(reconnector)
 
     async def stop(self) -> None:
-        for reconnector in self._reconnectors:
-            await reconnector.stop()
+        await self._reconnectors.stop()
         if self._server is not None:
             self._server.close()
         for peer in self._peers.values():

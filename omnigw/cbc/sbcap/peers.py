@@ -21,7 +21,7 @@ from omnigw.cbc.sbcap.codec import Pdu
 from omnigw.cbc.sbcap.fsm import Deliver, DeliverAnswer, LinkFsm
 from omnigw.cbc.sbcap.link import SbcapLink
 from omnigw.config import SbcapSettings
-from omnigw.reconnect import Reconnector
+from omnigw.reconnect import Reconnectors
 from omnigw.transport import sctp
 from omnigw.transport.open import Listener, connect, serve
 
@@ -42,7 +42,7 @@ class SbcapPeers(PeerLinks):
         self._south = southbound
         super().__init__(runtime, engine)
         self._listener: Listener | None = None
-        self._reconnectors: list[Reconnector] = []
+        self._reconnectors = Reconnectors()
 
     async def start(self) -> None:
         for peer in self._peers.values():
@@ -67,17 +67,14 @@ class SbcapPeers(PeerLinks):
                 remote = [str(a) for a in (peer.cfg.address, *peer.cfg.addresses)]
                 where = {"remote": remote, "port": peer.cfg.port}
                 bound = local if len(local) > 1 else []  # several: multi-homed
-                reconnector = Reconnector(
+                self._reconnectors.start(
                     "SBc-AP connect", where,
                     lambda p=peer, r=remote, b=bound: self._connect(p, r, b),  # type: ignore[misc]
                     ceiling=self.cfg.reconnect_max_seconds,
                 )  # fmt: skip
-                reconnector.start()
-                self._reconnectors.append(reconnector)
 
     async def stop(self) -> None:
-        for reconnector in self._reconnectors:
-            await reconnector.stop()
+        await self._reconnectors.stop()
         if self._listener is not None:
             self._listener.close()
         for peer in self._peers.values():
