@@ -273,7 +273,8 @@ class Machine:
             else "ocs_failure" if outcome in (Outcome.UNAVAILABLE, Outcome.BUSY, Outcome.FAILED)
             else "refused"
         )  # fmt: skip
-        self._charge_open = self._charge_open and self.state is not State.AUTHORIZING
+        if self.state is State.AUTHORIZING:
+            self._charge_open = False  # the first reservation was refused: nothing to end
         self._release(name, self.causes.of(outcome))
 
     def _start(self, parties: Parties, service_key: int) -> None:

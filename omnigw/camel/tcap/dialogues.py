@@ -90,6 +90,12 @@ def p_abort(dtid: bytes, cause: PAbort) -> Message:
     return Message(Kind.ABORT, dtid=dtid, p_abort=cause)
 
 
+def refusal(dtid: bytes, context: tuple[int, ...], diagnostic: Diagnostic) -> Message:
+    """A TC-U-ABORT whose AARE refuses the dialogue the AARQ proposed."""
+    aare = Response(context, AssociateResult.REJECT_PERMANENT, diagnostic)
+    return Message(Kind.ABORT, dtid=dtid, dialogue=aare)
+
+
 class Dialogues:
     def __init__(self, capacity: int, idle_seconds: float) -> None:
         self.capacity = capacity
@@ -134,11 +140,10 @@ class Dialogues:
             return Refused(answer, "no_application_context", "a Begin without an AARQ")
         known = CONTEXTS.get(request.context)
         if known is None:
-            refusal = Response(request.context, AssociateResult.REJECT_PERMANENT,
-                               Diagnostic.APPLICATION_CONTEXT_NAME_NOT_SUPPORTED)  # fmt: skip
+            answer = refusal(msg.otid, request.context,
+                             Diagnostic.APPLICATION_CONTEXT_NAME_NOT_SUPPORTED)  # fmt: skip
             name = ".".join(map(str, request.context))
-            return Refused(Message(Kind.ABORT, dtid=msg.otid, dialogue=refusal),
-                           "application_context_not_supported", f"context {name}")  # fmt: skip
+            return Refused(answer, "application_context_not_supported", f"context {name}")
         if len(self._open) >= self.capacity:
             answer = p_abort(msg.otid, PAbort.RESOURCE_LIMITATION)
             return Refused(answer, "dialogues_full", f"{self.capacity} dialogues open")
@@ -171,9 +176,7 @@ class Dialogues:
         """A TC-U-ABORT from us (the dialogue's user gave up on it)."""
         self._open.pop(dialogue.local, None)
         if not dialogue.accepted:
-            refusal = Response(dialogue.context, AssociateResult.REJECT_PERMANENT,
-                               Diagnostic.NO_REASON_GIVEN)  # fmt: skip
-            return Message(Kind.ABORT, dtid=dialogue.remote, dialogue=refusal)
+            return refusal(dialogue.remote, dialogue.context, Diagnostic.NO_REASON_GIVEN)
         return Message(Kind.ABORT, dtid=dialogue.remote, dialogue=UserAbort())
 
     def expired(self, now: float) -> list[Dialogue]:
