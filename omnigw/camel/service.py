@@ -40,7 +40,7 @@ from omnigw.camel.gsmscf import (
     SmsMachine,
     Step,
 )
-from omnigw.camel.m3ua.codec import ProtocolData, TrafficMode
+from omnigw.camel.m3ua.codec import SI_SCCP, ProtocolData, TrafficMode
 from omnigw.camel.m3ua.fsm import AspFsm
 from omnigw.camel.m3ua.link import AspLink, over_tcp
 from omnigw.camel.metrics import (
@@ -72,7 +72,6 @@ from omnigw.transport.open import connect
 
 log = logging.getLogger("omnigw.camel")
 
-SCCP_SI = 3  # M3UA service indicator of SCCP
 SERVICE_NAMES = {Service.CALL: "call", Service.SMS: "sms"}
 OP_NAMES = {op.value: op.name.lower() for op in Op}
 
@@ -190,7 +189,7 @@ class CamelService:
                  extra={"link": link.name, "point_codes": list(point_codes)})  # fmt: skip
 
     def asp_data(self, link: AspLink, data: ProtocolData) -> None:
-        if data.si != SCCP_SI:
+        if data.si != SI_SCCP:
             ERRORS.inc(("m3ua", "not_sccp"))
             return
         try:
@@ -294,7 +293,7 @@ class CamelService:
         link = route.link
         if not link.active:
             link = next((other for other in self.links.values() if other.active), link)
-        link.transfer(ProtocolData(self.cfg.point_code, route.point_code, SCCP_SI, route.ni,
+        link.transfer(ProtocolData(self.cfg.point_code, route.point_code, SI_SCCP, route.ni,
                                    0, route.sls, data))  # fmt: skip
 
     # --- the OCS ----------------------------------------------------------------------------

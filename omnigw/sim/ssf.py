@@ -38,6 +38,7 @@ from omnigw.camel.m3ua.codec import (
     BEAT_ACK,
     DATA,
     PPID,
+    SI_SCCP,
     ProtocolData,
     Tag,
 )
@@ -52,7 +53,6 @@ from omnigw.transport.base import MessageTransport
 from omnigw.transport.open import Kind as TransportKind
 from omnigw.transport.open import Listener, connect, serve
 
-SCCP_SI = 3
 ANSWER_EVENT = {False: Event.O_ANSWER, True: Event.T_ANSWER}
 DISCONNECT_EVENT = {False: Event.O_DISCONNECT, True: Event.T_DISCONNECT}
 NOT_ANSWERED = {
@@ -166,7 +166,7 @@ class SimSsf:
     def send_sccp(self, data: bytes, sls: int = 0) -> None:
         """Any SCCP octets to the gsmSCF's point code."""
         assert self._link is not None, "not connected"
-        self._link.transfer(ProtocolData(self.point_code, self.scf_point_code, SCCP_SI,
+        self._link.transfer(ProtocolData(self.point_code, self.scf_point_code, SI_SCCP,
                                          self.ni, 0, sls, data))  # fmt: skip
 
     def _open(self) -> tuple[bytes, Mailbox]:

@@ -19,6 +19,9 @@ HEADER = struct.Struct("!BBBBI")  # version, reserved, class, type, length (all 
 MAX_MESSAGE = 64 * 1024  # larger than any SCCP message; what is bigger is refused
 
 
+SI_SCCP = 3  # the service indicator of SCCP in a routing label (Q.704 14.2.1)
+
+
 class Class(IntEnum):
     MGMT = 0
     TRANSFER = 1
